@@ -1,0 +1,3 @@
+from microgrboard.cli import main
+
+raise SystemExit(main())

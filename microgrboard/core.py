@@ -1,0 +1,466 @@
+"""The engine: scalar :class:`Value` nodes and reverse-mode differentiation.
+
+Each operation computes its forward value and records ``(parents, op)`` on the
+new node. Its *local derivative* is a small function registered right beside it
+in ``DERIVATIVES``: given the upstream gradient ``g``, the node's output and its
+inputs, it returns ``g * d(out)/d(input)`` for each input.
+
+Those rules are written with plain arithmetic, so the same rule runs on floats
+(the fast path of :meth:`Value.backward`) and on Values (``grad(...,
+create_graph=True)``, which builds a differentiable graph of the gradient and so
+gives second derivatives for free).
+
+Why no closures (micrograd keeps a ``_backward`` closure per node)? A closure
+that refers to its own node makes a reference cycle, so every node of every
+step waits for the cyclic garbage collector, which rescans them again and
+again. Plain ``__slots__`` nodes and a shared table of rules have no cycles and
+are freed the moment the last reference goes.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import NamedTuple, TypeAlias, Union
+
+Number: TypeAlias = Union[int, float]
+Operand: TypeAlias = Union["Value", int, float]
+
+# op name -> local derivative rule. Unary rules: (g, out, x) -> dx.
+# Binary rules: (g, out, a, b) -> (da, db). Arguments are floats or Values.
+DERIVATIVES: dict[str, Callable[..., object]] = {}
+
+_grad_enabled = True
+
+
+def _derivative(op: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
+    def register(rule: Callable[..., object]) -> Callable[..., object]:
+        DERIVATIVES[op] = rule
+        return rule
+
+    return register
+
+
+def _data(x: object) -> float:
+    """The float inside ``x`` (rules compare with it to pick a branch)."""
+    return x.data if isinstance(x, Value) else x  # type: ignore[return-value]
+
+
+def _as_float(data: object) -> float:
+    if isinstance(data, numbers.Real):  # int, float, bool, Fraction, numpy scalars
+        return float(data)
+    raise TypeError(
+        f"Value() takes a real number (int or float), got {type(data).__name__}: {data!r}"
+    )
+
+
+class Value:
+    """A scalar in a computational graph: its ``data``, its ``grad``, and how it was made.
+
+    >>> apple, count, tax = Value(100.0), Value(2.0), Value(1.1)
+    >>> price = apple * count * tax
+    >>> price.backward()
+    >>> round(apple.grad, 9), round(count.grad, 9), round(tax.grad, 9)
+    (2.2, 110.0, 200.0)
+    """
+
+    __slots__ = ("data", "grad", "_prev", "_op", "label")
+
+    def __init__(
+        self,
+        data: Number,
+        label: str = "",
+        _prev: tuple[Value, ...] = (),
+        _op: str = "",
+    ) -> None:
+        self.data: float = data if type(data) is float else _as_float(data)
+        self.grad: float = 0.0
+        if not _grad_enabled:  # inside no_grad(): results are leaves, no edges
+            _prev, _op = (), ""
+        self._prev = _prev  # parents in operand order: `a + a` keeps both edges
+        self._op = _op
+        self.label = label
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The Values this one was computed from, in operand order."""
+        return self._prev
+
+    @property
+    def op(self) -> str:
+        """The operation that produced this Value ('' for a leaf)."""
+        return self._op
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+    # --- arithmetic -----------------------------------------------------------------
+    # Each op: forward value, then the rule for its local derivative.
+
+    def __add__(self, other: Operand) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data + other.data, "", (self, other), "+")
+
+    @_derivative("+")
+    @staticmethod
+    def _d_add(g, out, a, b):
+        return g, g  # an add node passes the upstream gradient to both inputs
+
+    def __sub__(self, other: Operand) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data - other.data, "", (self, other), "-")
+
+    @_derivative("-")
+    @staticmethod
+    def _d_sub(g, out, a, b):
+        return g, -g
+
+    def __mul__(self, other: Operand) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data * other.data, "", (self, other), "*")
+
+    @_derivative("*")
+    @staticmethod
+    def _d_mul(g, out, a, b):
+        return g * b, g * a  # a multiply node swaps its inputs
+
+    def __truediv__(self, other: Operand) -> Value:
+        other = other if isinstance(other, Value) else Value(other)
+        if other.data == 0:
+            raise ZeroDivisionError(f"division by zero: {self.data!r} / {other.data!r}")
+        return Value(self.data / other.data, "", (self, other), "/")
+
+    @_derivative("/")
+    @staticmethod
+    def _d_div(g, out, a, b):
+        return g / b, -g * out / b  # d(a/b)/db = -a/b² = -out/b
+
+    def __neg__(self) -> Value:
+        return Value(-self.data, "", (self,), "neg")
+
+    @_derivative("neg")
+    @staticmethod
+    def _d_neg(g, out, x):
+        return -g
+
+    def __pow__(self, exponent: Operand) -> Value:
+        if isinstance(exponent, Value):
+            out = _checked_pow(self.data, exponent.data)
+            return Value(out, "", (self, exponent), "**")
+        exponent = _as_float(exponent)
+        return Value(_checked_pow(self.data, exponent), "", (self,), _power_op(exponent))
+
+    @_derivative("**")
+    @staticmethod
+    def _d_pow(g, out, x, y):
+        # d(x^y)/dx = y·x^(y-1);  d(x^y)/dy = x^y·ln x, which (as in PyTorch) is 0
+        # where x == 0 and undefined (nan) for a negative base.
+        base = _data(x)
+        if base > 0:
+            dy = g * out * (x.log() if isinstance(x, Value) else math.log(x))
+        else:
+            dy = g * 0.0 if base == 0 else g * math.nan
+        return g * y * x ** (y - 1), dy
+
+    def __radd__(self, other: Number) -> Value:
+        return Value(other) + self
+
+    def __rsub__(self, other: Number) -> Value:
+        return Value(other) - self
+
+    def __rmul__(self, other: Number) -> Value:
+        return Value(other) * self
+
+    def __rtruediv__(self, other: Number) -> Value:
+        return Value(other) / self
+
+    def __rpow__(self, base: Number) -> Value:
+        return Value(base) ** self
+
+    # --- functions -------------------------------------------------------------------
+
+    def exp(self) -> Value:
+        try:
+            out = math.exp(self.data)
+        except OverflowError:
+            raise OverflowError(f"exp overflows for input {self.data!r}") from None
+        return Value(out, "", (self,), "exp")
+
+    @_derivative("exp")
+    @staticmethod
+    def _d_exp(g, out, x):
+        return g * out  # (e^x)' = e^x
+
+    def log(self) -> Value:
+        if self.data <= 0:
+            raise ValueError(f"log of a non-positive number: log({self.data!r})")
+        return Value(math.log(self.data), "", (self,), "log")
+
+    @_derivative("log")
+    @staticmethod
+    def _d_log(g, out, x):
+        return g / x  # (ln x)' = 1/x
+
+    def sqrt(self) -> Value:
+        if self.data < 0:
+            raise ValueError(f"sqrt of a negative number: sqrt({self.data!r})")
+        return Value(math.sqrt(self.data), "", (self,), "sqrt")
+
+    @_derivative("sqrt")
+    @staticmethod
+    def _d_sqrt(g, out, x):
+        return g / (2 * out)  # (√x)' = 1/(2√x): infinite at 0, raised as ZeroDivisionError
+
+    def tanh(self) -> Value:
+        return Value(math.tanh(self.data), "", (self,), "tanh")
+
+    @_derivative("tanh")
+    @staticmethod
+    def _d_tanh(g, out, x):
+        return g * (1 - out * out)  # tanh' = 1 - tanh²
+
+    def sigmoid(self) -> Value:
+        x = self.data  # two forms, so that neither exp(-x) nor exp(x) can overflow
+        out = 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+        return Value(out, "", (self,), "sigmoid")
+
+    @_derivative("sigmoid")
+    @staticmethod
+    def _d_sigmoid(g, out, x):
+        return g * out * (1 - out)  # σ' = σ(1 - σ)
+
+    def relu(self) -> Value:
+        return Value(self.data if self.data > 0 else 0.0, "", (self,), "relu")
+
+    @_derivative("relu")
+    @staticmethod
+    def _d_relu(g, out, x):
+        return g * 1.0 if _data(x) > 0 else g * 0.0  # 0 at the kink, as in PyTorch
+
+    def abs(self) -> Value:
+        return Value(abs(self.data), "", (self,), "abs")
+
+    __abs__ = abs
+
+    @_derivative("abs")
+    @staticmethod
+    def _d_abs(g, out, x):
+        return g * float((_data(x) > 0) - (_data(x) < 0))  # sign(x); 0 at the kink
+
+    def sin(self) -> Value:
+        return Value(math.sin(self.data), "", (self,), "sin")
+
+    @_derivative("sin")
+    @staticmethod
+    def _d_sin(g, out, x):
+        return g * (x.cos() if isinstance(x, Value) else math.cos(x))
+
+    def cos(self) -> Value:
+        return Value(math.cos(self.data), "", (self,), "cos")
+
+    @_derivative("cos")
+    @staticmethod
+    def _d_cos(g, out, x):
+        return -g * (x.sin() if isinstance(x, Value) else math.sin(x))
+
+    # --- differentiation -------------------------------------------------------------
+
+    def backward(self, gradient: Number = 1.0) -> None:
+        """Add d(self)/d(node) · ``gradient`` into ``.grad`` of every node below self.
+
+        Leaves *accumulate* across calls, as in PyTorch: call ``backward()`` twice and
+        their gradients double. Clear them with :meth:`zero_grad` (or a model's or
+        optimizer's ``zero_grad()``). Intermediate nodes hold this pass's gradient.
+        """
+        order = topological_order(self)
+        for node in order:  # intermediates restart, so a second pass cannot double-count
+            if node._prev:
+                node.grad = 0.0
+        self.grad += _as_float(gradient)
+        for node in reversed(order):
+            parents = node._prev
+            if not parents:
+                continue
+            rule = DERIVATIVES[node._op]
+            try:
+                if len(parents) == 2:
+                    a, b = parents
+                    da, db = rule(node.grad, node.data, a.data, b.data)  # type: ignore[misc]
+                    a.grad += da
+                    b.grad += db
+                else:
+                    (a,) = parents
+                    a.grad += rule(node.grad, node.data, a.data)  # type: ignore[operator]
+            except ArithmeticError as error:
+                raise _backward_error(node, error) from error
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` to 0 on this node and every node it was computed from."""
+        for node in topological_order(self):
+            node.grad = 0.0
+
+
+def _checked_pow(base: float, exponent: float) -> float:
+    if base < 0 and not exponent.is_integer():
+        raise ValueError(
+            f"power of a negative base to a non-integer exponent: {base!r} ** {exponent!r}"
+        )
+    if base == 0 and exponent < 0:
+        raise ZeroDivisionError(f"zero to a negative power: {base!r} ** {exponent!r}")
+    try:
+        return base**exponent
+    except OverflowError:
+        raise OverflowError(f"power overflows: {base!r} ** {exponent!r}") from None
+
+
+def _power_op(exponent: float) -> str:
+    """The op name of ``x ** c`` for a constant c, e.g. '**2'.
+
+    The constant travels in the op name (as micrograd's drawings show it), and its
+    derivative rule is registered once per exponent.
+    """
+    name = "**" + (str(int(exponent)) if exponent.is_integer() else repr(exponent))
+    if name not in DERIVATIVES:
+
+        def rule(g, out, x):
+            return g * exponent * x ** (exponent - 1)  # (x^c)' = c·x^(c-1)
+
+        DERIVATIVES[name] = rule
+    return name
+
+
+def _backward_error(node: Value, error: ArithmeticError) -> ArithmeticError:
+    inputs = ", ".join(repr(p.data) for p in node._prev)
+    return type(error)(
+        f"no finite derivative for op {node._op!r} at input ({inputs}) "
+        f"while back-propagating: {error}"
+    )
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, each after all of its parents; ``root`` last.
+
+    Iterative depth-first search, so a chain of a million nodes needs no recursion.
+    """
+    order: list[Value] = []
+    visited = {root}
+    stack: list[tuple[Value, Iterator[Value]]] = [(root, iter(root._prev))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent._prev)))
+                break
+        else:  # all parents placed: the node may follow them
+            stack.pop()
+            order.append(node)
+    return order
+
+
+class BackwardStep(NamedTuple):
+    """One step of back-propagation: ``node`` hands ``contributions`` to its parents."""
+
+    index: int
+    node: Value
+    upstream: float
+    contributions: tuple[tuple[Value, float], ...]
+
+
+def backward_steps(root: Value, gradient: Number = 1.0) -> Iterator[BackwardStep]:
+    """Run :meth:`Value.backward` one node at a time, yielding each step as it happens.
+
+    Step k processes the k-th node in reverse topological order: it reads that node's
+    (now complete) gradient and adds each parent's share. After the last step the
+    ``.grad`` fields equal what ``root.backward(gradient)`` gives on a zeroed graph. Leaves are included
+    as steps with no contributions, so every node is visited once. Unlike ``backward()``
+    it starts every gradient from zero, so the walk shows one clean pass.
+    """
+    order = topological_order(root)
+    for node in order:
+        node.grad = 0.0
+    root.grad = _as_float(gradient)
+    for index, node in enumerate(reversed(order)):
+        parents = node._prev
+        shares: tuple[float, ...] = ()
+        if parents:
+            inputs = [p.data for p in parents]
+            result = DERIVATIVES[node._op](node.grad, node.data, *inputs)
+            shares = result if len(parents) == 2 else (result,)  # type: ignore[assignment]
+            for parent, share in zip(parents, shares):
+                parent.grad += share
+        yield BackwardStep(index, node, node.grad, tuple(zip(parents, shares)))
+
+
+def grad(
+    output: Value,
+    inputs: Value | Sequence[Value],
+    grad_output: Number = 1.0,
+    create_graph: bool = False,
+) -> tuple[Value, ...]:
+    """d(output)/d(input) for each input, returned as Values (``.grad`` is not touched).
+
+    With ``create_graph=True`` the gradients are themselves nodes of a graph built
+    from the same derivative rules, so they can be differentiated again:
+
+    >>> x = Value(2.0)
+    >>> (dy,) = grad(x ** 3, [x], create_graph=True)    # 3x² = 12
+    >>> (d2y,) = grad(dy, [x])                          # 6x  = 12
+    >>> dy.data, d2y.data
+    (12.0, 12.0)
+    """
+    wanted = (inputs,) if isinstance(inputs, Value) else tuple(inputs)
+    for item in wanted:
+        if not isinstance(item, Value):
+            raise TypeError(f"grad() inputs must be Values, got {type(item).__name__}")
+    grads: dict[Value, Value | float] = {output: _as_float(grad_output)}
+    if create_graph:
+        grads[output] = Value(grads[output])
+    with _grad_mode(create_graph):  # build a graph of the gradient only when asked
+        for node in reversed(topological_order(output)):
+            g = grads.get(node)
+            if g is None or not node._prev:
+                continue
+            if create_graph:
+                args: list[object] = [node, *node._prev]  # rules see Values: graph is built
+            else:
+                args = [node.data, *(p.data for p in node._prev)]
+            try:
+                result = DERIVATIVES[node._op](g, *args)
+            except ArithmeticError as error:
+                raise _backward_error(node, error) from error
+            shares = result if len(node._prev) == 2 else (result,)
+            for parent, share in zip(node._prev, shares):  # type: ignore[call-overload]
+                previous = grads.get(parent)
+                grads[parent] = share if previous is None else previous + share
+    results = []
+    for item in wanted:
+        g = grads.get(item, 0.0)
+        results.append(g if isinstance(g, Value) else Value(g))
+    return tuple(results)
+
+
+@contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, enabled
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def no_grad() -> AbstractContextManager[None]:
+    """Inside ``with no_grad():`` operations record no graph: results are leaves.
+
+    Use it for parameter updates and evaluation, where no gradient is wanted.
+    """
+    return _grad_mode(False)
+
+
+def is_grad_enabled() -> bool:
+    """False inside :func:`no_grad`."""
+    return _grad_enabled

@@ -1,0 +1,213 @@
+"""Neural networks from Values: Module, Neuron, Layer, MLP (in micrograd's spirit).
+
+Every parameter is a leaf :class:`~microgrboard.Value` labelled with its name in
+``state_dict()`` (``"L0.N3.w1"``: layer 0, neuron 3, weight 1), and every neuron's
+output is labelled with the neuron's name (``"L0.N3"``), so a drawing can tell
+which nodes belong to which neuron and fold them into one box.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Union
+
+from microgrboard.core import Value
+
+Input = Union[Value, int, float]
+Seed = Union[int, random.Random, None]
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+STATE_FORMAT = "microgrboard.state_dict"
+
+
+def _rng(seed: Seed) -> random.Random:
+    return seed if isinstance(seed, random.Random) else random.Random(seed)
+
+
+def _check_inputs(module: str, x: Sequence[Input], nin: int) -> None:
+    if isinstance(x, (Value, int, float)) or not hasattr(x, "__len__"):
+        raise TypeError(f"{module} expects a sequence of {nin} inputs, got {type(x).__name__}")
+    if len(x) != nin:
+        raise ValueError(f"{module} expected {nin} inputs, got {len(x)}")
+
+
+class Module:
+    """Anything with parameters. Subclasses define ``named_parameters()`` and ``__call__``."""
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        yield from ()
+
+    def parameters(self) -> list[Value]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Clear the gradients that ``backward()`` accumulated into the parameters."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def state_dict(self) -> dict[str, float]:
+        """Parameter values by name (``{"L0.N0.w0": 0.23, ...}``)."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        """Set parameters from ``state``. On any mismatch raise and change nothing."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of name -> number, got {type(state).__name__}")
+        params = dict(self.named_parameters())
+        missing = sorted(params.keys() - state.keys())
+        unexpected = sorted(state.keys() - params.keys())
+        if missing or unexpected:
+            raise ValueError(
+                f"state does not fit {self!r}: "
+                f"missing {missing[:5]}{'...' if len(missing) > 5 else ''} ({len(missing)}), "
+                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''} "
+                f"({len(unexpected)})"
+            )
+        bad = [k for k, v in state.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise TypeError(f"state values must be numbers; not numbers: {sorted(bad)[:5]}")
+        for name, p in params.items():
+            p.data = float(state[name])
+
+    def save(self, path: str | PathLike[str]) -> None:
+        """Write the parameters to a JSON file."""
+        document = {"format": STATE_FORMAT, "model": repr(self), "parameters": self.state_dict()}
+        Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
+
+    def load(self, path: str | PathLike[str]) -> None:
+        """Read parameters written by :meth:`save` (the model must have the same shape)."""
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no saved model at {str(path)!r}") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{str(path)!r} is not a saved model (bad JSON: {error})") from None
+        if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+            raise ValueError(f"{str(path)!r} is not a microgrboard saved model")
+        self.load_state_dict(document["parameters"])
+
+
+class Neuron(Module):
+    """``activation(w · x + b)`` with weights drawn uniformly from [-1, 1] and b = 0."""
+
+    def __init__(
+        self, nin: int, activation: str = "relu", *, seed: Seed = None, name: str = "N"
+    ) -> None:
+        if not isinstance(nin, int) or nin < 1:
+            raise ValueError(f"nin must be a positive int, got {nin!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        rng = _rng(seed)
+        self.nin, self.activation, self.name = nin, activation, name
+        self.w = [Value(rng.uniform(-1, 1), f"{name}.w{i}") for i in range(nin)]
+        self.b = Value(0.0, f"{name}.b")
+
+    def __call__(self, x: Sequence[Input]) -> Value:
+        _check_inputs(f"Neuron {self.name}", x, self.nin)
+        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        out = act if self.activation == "linear" else getattr(act, self.activation)()
+        out.label = self.name
+        return out
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        for w in self.w:
+            yield w.label, w
+        yield self.b.label, self.b
+
+    def __repr__(self) -> str:
+        return f"Neuron({self.nin}, activation={self.activation!r})"
+
+
+class Layer(Module):
+    """``nout`` neurons over the same inputs. Returns a list, even of one Value.
+
+    ``squeeze=True`` returns the Value itself when ``nout == 1``.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        activation: str = "relu",
+        *,
+        seed: Seed = None,
+        name: str = "L",
+        squeeze: bool = False,
+    ) -> None:
+        if not isinstance(nout, int) or nout < 1:
+            raise ValueError(f"nout must be a positive int, got {nout!r}")
+        rng = _rng(seed)
+        self.nin, self.nout, self.name, self.squeeze = nin, nout, name, squeeze
+        self.neurons = [
+            Neuron(nin, activation, seed=rng, name=f"{name}.N{i}") for i in range(nout)
+        ]
+
+    def __call__(self, x: Sequence[Input]) -> list[Value] | Value:
+        _check_inputs(f"Layer {self.name}", x, self.nin)
+        out = [n(x) for n in self.neurons]
+        return out[0] if self.squeeze and self.nout == 1 else out
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        for n in self.neurons:
+            yield from n.named_parameters()
+
+    def __repr__(self) -> str:
+        activation = self.neurons[0].activation
+        return f"Layer({self.nin}, {self.nout}, activation={activation!r})"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])``.
+
+    Hidden layers use ``activation``; the last layer uses ``output_activation``
+    (linear by default, as in micrograd). Returns a single Value when the last
+    layer has one output, else a list.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        activation: str = "relu",
+        *,
+        output_activation: str = "linear",
+        seed: Seed = None,
+    ) -> None:
+        if not nouts:
+            raise ValueError("nouts must list at least one layer size")
+        rng = _rng(seed)
+        sizes = [nin, *nouts]
+        self.nin, self.nouts = nin, list(nouts)
+        self.layers = [
+            Layer(
+                sizes[i],
+                sizes[i + 1],
+                activation if i < len(nouts) - 1 else output_activation,
+                seed=rng,
+                name=f"L{i}",
+            )
+            for i in range(len(nouts))
+        ]
+
+    def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
+        _check_inputs("MLP", x, self.nin)
+        out: Sequence[Input] = x
+        for layer in self.layers:
+            out = layer(out)  # type: ignore[assignment]
+        result = list(out)  # type: ignore[arg-type]
+        return result[0] if len(result) == 1 else result  # type: ignore[return-value]
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        for layer in self.layers:
+            yield from layer.named_parameters()
+
+    def __repr__(self) -> str:
+        activation = self.layers[0].neurons[0].activation
+        return f"MLP({self.nin}, {self.nouts}, activation={activation!r})"
+
+
+__all__ = ["ACTIVATIONS", "Layer", "MLP", "Module", "Neuron"]

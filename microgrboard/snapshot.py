@@ -1,0 +1,136 @@
+"""A graph as plain data: what drawing and the board share.
+
+``snapshot(root)`` turns a live graph into a JSON-ready dict. Node ids are
+positions in :func:`~microgrboard.core.topological_order` (parents before
+children, the root last), so the same graph always gets the same ids, and the
+backward pass visits nodes in decreasing id order.
+
+Each edge also carries its *share*: what the child handed that parent during
+back-propagation (``child.grad · d child / d parent``). From the shares any
+intermediate moment of the backward pass can be rebuilt (:func:`grads_at_step`),
+which is what a step-through drawing or the board's slider shows.
+
+Format (version 1)::
+
+    {"version": 1, "root": 4, "seed": 1.0,
+     "nodes": [{"id": 0, "label": "apple", "op": "", "data": 100.0, "grad": 2.2}, ...],
+     "edges": [{"parent": 0, "child": 3, "share": 2.2}, ...]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any, TypedDict
+
+from microgrboard.core import DERIVATIVES, Value, topological_order
+
+SNAPSHOT_VERSION = 1
+
+
+class NodeRecord(TypedDict):
+    id: int
+    label: str
+    op: str
+    data: float
+    grad: float
+
+
+class EdgeRecord(TypedDict):
+    parent: int
+    child: int
+    share: float
+
+
+class Snapshot(TypedDict):
+    version: int
+    root: int
+    seed: float
+    nodes: list[NodeRecord]
+    edges: list[EdgeRecord]
+
+
+def snapshot(root: Value) -> Snapshot:
+    """The graph below ``root`` with every node's data, grad, op and label.
+
+    Take it after ``root.backward()`` to record gradients (before, they are 0).
+    """
+    order = topological_order(root)
+    ids = {node: i for i, node in enumerate(order)}
+    nodes: list[NodeRecord] = [
+        {"id": i, "label": n.label, "op": n.op, "data": n.data, "grad": n.grad}
+        for i, n in enumerate(order)
+    ]
+    edges: list[EdgeRecord] = []
+    for child in order:
+        parents = child.parents
+        if not parents:
+            continue
+        try:
+            result = DERIVATIVES[child.op](child.grad, child.data, *(p.data for p in parents))
+            shares = result if len(parents) == 2 else (result,)
+        except ArithmeticError:  # no finite local derivative: show it as such
+            shares = (math.nan,) * len(parents)
+        for parent, share in zip(parents, shares):  # type: ignore[call-overload]
+            edges.append({"parent": ids[parent], "child": ids[child], "share": float(share)})
+    return {
+        "version": SNAPSHOT_VERSION,
+        "root": ids[root],
+        "seed": root.grad,
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def structure_key(snap: Snapshot) -> str:
+    """A hash of the graph's shape (ops, labels, edges) but not of its numbers.
+
+    Two steps of a training loop give the same key, so a layout computed once can
+    be reused with new data and grad values.
+    """
+    shape = {
+        "nodes": [(n["op"], n["label"]) for n in snap["nodes"]],
+        "edges": [(e["parent"], e["child"]) for e in snap["edges"]],
+    }
+    return hashlib.sha256(json.dumps(shape, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def backward_order(snap: Snapshot) -> list[int]:
+    """Node ids in the order back-propagation processes them (the root first)."""
+    return [n["id"] for n in reversed(snap["nodes"])]
+
+
+def grads_at_step(snap: Snapshot, step: int) -> dict[int, float | None]:
+    """Each node's gradient as known after backward step ``step`` (0 = the root's).
+
+    A node not yet reached is ``None`` (not computed yet); a node reached but not
+    processed holds the partial sum of the shares it has received so far. After
+    the last step every intermediate node holds its full gradient.
+    """
+    order = backward_order(snap)
+    if not 0 <= step < len(order):
+        raise ValueError(f"step must be in 0..{len(order) - 1}, got {step}")
+    processed = set(order[: step + 1])
+    known: dict[int, float | None] = {n["id"]: None for n in snap["nodes"]}
+    known[snap["root"]] = snap["seed"]
+    for edge in snap["edges"]:
+        if edge["child"] in processed:
+            previous = known[edge["parent"]]
+            known[edge["parent"]] = edge["share"] + (previous or 0.0)
+    return known
+
+
+def to_json(snap: Snapshot) -> str:
+    """Strict JSON (non-finite numbers become strings such as "NaN"), for web pages."""
+    return json.dumps(_finite(snap), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
