@@ -55,15 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from microgrboard.demo import run_demo
 
-        return run_demo(args)
+        return int(run_demo(args))
     if args.command == "draw":
         from microgrboard.drawing import draw_example
 
-        return draw_example(args)
+        return int(draw_example(args))
     if args.command == "board":
         from microgrboard.board.server import serve
 
-        return serve(args)
+        return int(serve(args))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2
 

@@ -13,12 +13,12 @@ import random
 from collections.abc import Iterator, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Union
+from typing import TypeAlias
 
 from microgrboard.core import Value
 
-Input = Union[Value, int, float]
-Seed = Union[int, random.Random, None]
+Input: TypeAlias = Value | int | float
+Seed: TypeAlias = int | random.Random | None
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 STATE_FORMAT = "microgrboard.state_dict"
@@ -67,7 +67,7 @@ class Module:
                 f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''} "
                 f"({len(unexpected)})"
             )
-        bad = [k for k, v in state.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        bad = [k for k, v in state.items() if type(v) not in (int, float)]  # bool is no number
         if bad:
             raise TypeError(f"state values must be numbers; not numbers: {sorted(bad)[:5]}")
         for name, p in params.items():
@@ -195,11 +195,12 @@ class MLP(Module):
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
         _check_inputs("MLP", x, self.nin)
-        out: Sequence[Input] = x
-        for layer in self.layers:
-            out = layer(out)  # type: ignore[assignment]
-        result = list(out)  # type: ignore[arg-type]
-        return result[0] if len(result) == 1 else result  # type: ignore[return-value]
+        inputs: Sequence[Input] = x
+        outputs: list[Value] = []
+        for layer in self.layers:  # sizes match by construction: no per-layer checks
+            outputs = [neuron(inputs) for neuron in layer.neurons]
+            inputs = outputs
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for layer in self.layers:

@@ -1,0 +1,345 @@
+"""The engine: forward values, local derivatives, backward, no_grad, higher order."""
+
+import math
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from microgrboard import Value, backward_steps, grad, is_grad_enabled, no_grad, topological_order
+from microgrboard.examples import apple_orange, apple_tax
+from microgrboard.testing import finite_floats, gradcheck
+
+EXACT = 1e-9
+
+
+# --- the book's examples ----------------------------------------------------------
+
+
+def test_apple_tax_matches_the_book():
+    price, inputs = apple_tax()
+    assert price.data == pytest.approx(220, abs=EXACT)
+    assert inputs["apple"].grad == pytest.approx(2.2, abs=EXACT)
+    assert inputs["apple_count"].grad == pytest.approx(110, abs=EXACT)
+    assert inputs["tax"].grad == pytest.approx(200, abs=EXACT)
+
+
+def test_apple_orange_matches_the_book():
+    price, inputs = apple_orange()
+    assert price.data == pytest.approx(715, abs=EXACT)
+    expected = {"apple": 2.2, "apple_count": 110, "orange": 3.3, "orange_count": 165, "tax": 650}
+    for name, gradient in expected.items():
+        assert inputs[name].grad == pytest.approx(gradient, abs=EXACT), name
+
+
+# --- construction -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["3", None, 1 + 2j, [1.0], {"x": 1}])
+def test_value_rejects_non_numbers_naming_the_type(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(bad)
+
+
+def test_value_accepts_ints_bools_and_numpy_scalars():
+    np = pytest.importorskip("numpy")
+    assert Value(3).data == 3.0 and isinstance(Value(3).data, float)
+    assert Value(True).data == 1.0
+    assert Value(np.float32(0.5)).data == 0.5
+    assert Value(np.int64(7)).data == 7.0
+
+
+def test_operands_are_recorded_in_order_as_a_tuple():
+    a, b = Value(1.0), Value(2.0)
+    assert (a - b).parents == (a, b)
+    assert (b - a).parents == (b, a)
+    assert (a + a).parents == (a, a)  # both edges kept
+    assert (a * b).op == "*"
+    assert a.op == "" and a.parents == ()
+
+
+def test_repr_shows_data_grad_and_label():
+    assert repr(Value(2.5, "w")) == "Value(data=2.5, grad=0.0, label='w')"
+
+
+# --- forward values with plain numbers on either side ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda x: x + 1, 4.0),
+        (lambda x: 1 + x, 4.0),
+        (lambda x: x - 1, 2.0),
+        (lambda x: 1 - x, -2.0),
+        (lambda x: x * 2, 6.0),
+        (lambda x: 2 * x, 6.0),
+        (lambda x: x / 2, 1.5),
+        (lambda x: 6 / x, 2.0),
+        (lambda x: x**2, 9.0),
+        (lambda x: 2**x, 8.0),
+        (lambda x: x ** Value(2.0), 9.0),
+        (lambda x: -x, -3.0),
+        (lambda x: abs(-x), 3.0),
+        (lambda x: x.exp(), math.exp(3)),
+        (lambda x: x.log(), math.log(3)),
+        (lambda x: x.sqrt(), math.sqrt(3)),
+        (lambda x: x.tanh(), math.tanh(3)),
+        (lambda x: x.sigmoid(), 1 / (1 + math.exp(-3))),
+        (lambda x: x.relu(), 3.0),
+        (lambda x: (-x).relu(), 0.0),
+        (lambda x: x.sin(), math.sin(3)),
+        (lambda x: x.cos(), math.cos(3)),
+    ],
+)
+def test_forward_values(make, expected):
+    assert make(Value(3.0)).data == pytest.approx(expected, rel=1e-12)
+
+
+def test_sigmoid_is_stable_for_large_inputs():
+    assert Value(1000.0).sigmoid().data == 1.0
+    assert Value(-1000.0).sigmoid().data == 0.0
+
+
+# --- domain errors at the op -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, error, words",
+    [
+        (lambda: Value(0.0).log(), ValueError, ["log", "0.0"]),
+        (lambda: Value(-2.0).log(), ValueError, ["log", "-2.0"]),
+        (lambda: Value(-4.0).sqrt(), ValueError, ["sqrt", "-4.0"]),
+        (lambda: Value(3.0) / 0, ZeroDivisionError, ["division", "3.0"]),
+        (lambda: 1 / Value(0.0), ZeroDivisionError, ["division", "0.0"]),
+        (lambda: Value(-2.0) ** 0.5, ValueError, ["negative base", "-2.0", "0.5"]),
+        (lambda: Value(-2.0) ** Value(1.5), ValueError, ["negative base", "1.5"]),
+        (lambda: Value(0.0) ** -1, ZeroDivisionError, ["zero", "-1"]),
+        (lambda: Value(1000.0).exp(), OverflowError, ["exp", "1000.0"]),
+        (lambda: Value(10.0) ** 1000, OverflowError, ["power", "10.0"]),
+    ],
+)
+def test_domain_errors_name_the_op_and_the_value(make, error, words):
+    with pytest.raises(error) as caught:
+        make()
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_sqrt_at_zero_has_no_finite_derivative():
+    y = Value(0.0).sqrt()
+    with pytest.raises(ZeroDivisionError, match="sqrt"):
+        y.backward()
+
+
+# --- each op's derivative against central differences ------------------------------------
+
+SMOOTH_UNARY = {
+    "neg": lambda x: -x,
+    "exp": lambda x: x.exp(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "square": lambda x: x**2,
+    "cube": lambda x: x**3,
+    "reciprocal-power": lambda x: x**-1 if x.data != 0 else x,
+    "two-to-the": lambda x: 2**x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH_UNARY))
+@given(x=finite_floats(-3, 3))
+def test_unary_op_gradients(name, x):
+    assume(name != "reciprocal-power" or abs(x) > 0.1)
+    assert gradcheck(SMOOTH_UNARY[name], [x])
+
+
+@given(x=finite_floats(-5, 5))
+def test_relu_and_abs_gradients_away_from_the_kink(x):
+    assume(abs(x) > 1e-3)
+    assert gradcheck(lambda v: v.relu(), [x])
+    assert gradcheck(lambda v: abs(v), [x])
+
+
+def test_relu_and_abs_take_zero_gradient_at_the_kink():
+    x = Value(0.0)
+    (x.relu() + abs(x)).backward()
+    assert x.grad == 0.0
+
+
+@given(x=st.floats(1e-3, 50))
+def test_log_and_sqrt_gradients_on_their_domain(x):
+    assert gradcheck(lambda v: v.log(), [x])
+    assert gradcheck(lambda v: v.sqrt(), [x])
+
+
+@given(a=finite_floats(-4, 4), b=finite_floats(-4, 4))
+def test_binary_op_gradients(a, b):
+    assert gradcheck(lambda x, y: x + y, [a, b])
+    assert gradcheck(lambda x, y: x - y, [a, b])
+    assert gradcheck(lambda x, y: x * y, [a, b])
+    assume(abs(b) > 0.1)
+    assert gradcheck(lambda x, y: x / y, [a, b])
+
+
+@given(base=st.floats(0.1, 4), exponent=finite_floats(-3, 3))
+def test_power_with_a_value_exponent(base, exponent):
+    assert gradcheck(lambda x, y: x**y, [base, exponent])
+
+
+def test_power_exponent_gradient_at_zero_and_negative_bases():
+    base, exponent = Value(0.0), Value(2.0)
+    (base**exponent).backward()
+    assert exponent.grad == 0.0  # 0^y is flat in y (for y > 0)
+    base, exponent = Value(-2.0), Value(3.0)
+    (base**exponent).backward()
+    assert base.grad == pytest.approx(12.0)
+    assert math.isnan(exponent.grad)  # (-2)^y is not real-differentiable in y
+
+
+def test_power_by_a_constant_names_the_constant():
+    x = Value(3.0)
+    assert (x**2).op == "**2"
+    assert (x**0.5).op == "**0.5"
+
+
+# --- backward ----------------------------------------------------------------------------
+
+
+def test_reused_node_accumulates():
+    x = Value(3.0)
+    (x * x).backward()
+    assert x.grad == 6.0
+
+
+def test_node_with_several_consumers_sums_their_contributions():
+    x = Value(2.0)
+    y = x * 3
+    z = y + y.exp() + x  # x reaches z through three paths
+    z.backward()
+    assert x.grad == pytest.approx(3 + 3 * math.exp(6) + 1)
+
+
+def test_second_backward_accumulates_into_leaves_without_double_counting():
+    x = Value(2.0)
+    z = (x * x) * 3  # dz/dx = 6x = 12
+    z.backward()
+    z.backward()
+    assert x.grad == pytest.approx(24.0)
+    x.grad = 0.0
+    z.backward()
+    assert x.grad == pytest.approx(12.0)
+
+
+def test_backward_with_an_upstream_gradient():
+    x = Value(2.0)
+    (x * 5).backward(gradient=0.5)
+    assert x.grad == 2.5
+
+
+def test_zero_grad_clears_the_whole_graph():
+    price, inputs = apple_tax()
+    price.zero_grad()
+    assert all(node.grad == 0.0 for node in topological_order(price))
+
+
+def test_a_million_node_chain_backpropagates_without_recursion():
+    x, c = Value(0.5), Value(1.0)
+    y = x
+    n = 1_000_000
+    for _ in range(n):
+        y = y * c
+    y.backward()
+    assert x.grad == 1.0  # d(x·c^n)/dx = c^n
+    assert c.grad == pytest.approx(n * 0.5)  # d/dc = n·x·c^(n-1)
+
+
+def test_topological_order_puts_parents_first_and_visits_each_node_once():
+    price, _ = apple_orange()
+    order = topological_order(price)
+    position = {node: i for i, node in enumerate(order)}
+    assert len(position) == len(order) == 9  # 5 inputs, 2 products, a sum, the price
+    assert order[-1] is price
+    for node in order:
+        for parent in node.parents:
+            assert position[parent] < position[node]
+
+
+def test_backward_steps_end_where_backward_ends():
+    price, inputs = apple_orange()
+    expected = {node: node.grad for node in topological_order(price)}
+    steps = list(backward_steps(price))
+    assert [s.node for s in steps] == list(reversed(topological_order(price)))
+    assert {node: node.grad for node in expected} == pytest.approx(expected)
+    first = steps[0]
+    assert first.node is price and first.upstream == 1.0
+    assert {p.label: share for p, share in first.contributions} == pytest.approx(
+        {"subtotal": 1.1, "tax": 650}
+    )
+
+
+# --- no_grad -----------------------------------------------------------------------------
+
+
+def test_no_grad_records_no_graph_and_restores_itself():
+    x = Value(2.0)
+    with no_grad():
+        assert not is_grad_enabled()
+        y = x * 3 + 1
+    assert is_grad_enabled()
+    assert y.data == 7.0 and y.parents == () and y.op == ""
+    with pytest.raises(RuntimeError), no_grad():
+        raise RuntimeError("boom")
+    assert is_grad_enabled()
+
+
+# --- grad() and higher-order derivatives ------------------------------------------------
+
+
+def test_grad_returns_values_and_leaves_dot_grad_alone():
+    x, y = Value(2.0), Value(5.0)
+    dx, dy, unused = grad(x * y, [x, y, Value(1.0)])
+    assert (dx.data, dy.data, unused.data) == (5.0, 2.0, 0.0)
+    assert x.grad == 0.0 and y.grad == 0.0
+
+
+def test_grad_rejects_non_values():
+    with pytest.raises(TypeError, match="float"):
+        grad(Value(1.0), [1.0])
+
+
+@pytest.mark.parametrize(
+    "f, second",
+    [
+        (lambda x: x.tanh(), lambda x: -2 * math.tanh(x) * (1 - math.tanh(x) ** 2)),
+        (lambda x: x**3, lambda x: 6 * x),
+        (lambda x: x.exp(), math.exp),
+        (lambda x: x.sigmoid(), lambda x: (s := 1 / (1 + math.exp(-x))) * (1 - s) * (1 - 2 * s)),
+        (lambda x: x.sin(), lambda x: -math.sin(x)),
+        (lambda x: (x * x + 1).log(), lambda x: (2 - 2 * x * x) / (x * x + 1) ** 2),
+    ],
+)
+@pytest.mark.parametrize("x0", [-1.3, 0.4, 2.0])
+def test_second_derivatives_match_known_formulas(f, second, x0):
+    x = Value(x0)
+    (first,) = grad(f(x), [x], create_graph=True)
+    (d2,) = grad(first, [x])
+    assert d2.data == pytest.approx(second(x0), rel=1e-9, abs=1e-12)
+
+
+@given(x0=finite_floats(-2, 2), y0=finite_floats(-2, 2))
+def test_second_derivatives_against_central_differences(x0, y0):
+    def first_derivative(x, y):
+        (dx,) = grad((x * y).tanh() + x.exp() * y, [x], create_graph=True)
+        return dx
+
+    assert gradcheck(first_derivative, [x0, y0])
+
+
+def test_third_derivative_of_a_cube_is_six():
+    x = Value(1.7)
+    (d1,) = grad(x**3, [x], create_graph=True)
+    (d2,) = grad(d1, [x], create_graph=True)
+    (d3,) = grad(d2, [x])
+    assert d3.data == pytest.approx(6.0)

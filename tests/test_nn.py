@@ -1,0 +1,159 @@
+"""Neuron, Layer, MLP: shapes, errors, seeds, gradients, saving and loading."""
+
+import json
+import random
+
+import pytest
+
+from microgrboard import Value
+from microgrboard.nn import MLP, Layer, Module, Neuron
+from microgrboard.testing import gradcheck
+
+
+def test_mlp_parameter_count_and_output_kind():
+    model = MLP(2, [16, 16, 1], seed=0)
+    assert len(model.parameters()) == (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1)
+    assert isinstance(model([1.0, -1.0]), Value)
+    outputs = MLP(3, [4, 2], seed=0)([1.0, 2.0, 3.0])
+    assert isinstance(outputs, list) and len(outputs) == 2
+
+
+def test_a_single_output_layer_in_the_middle_still_works():
+    # micrograd's nout == 1 special case breaks MLP(2, [16, 1, 1]).
+    model = MLP(2, [16, 1, 1], seed=0)
+    assert isinstance(model([0.5, 0.5]), Value)
+
+
+def test_layer_returns_a_list_unless_asked_to_squeeze():
+    assert isinstance(Layer(2, 1, seed=0)([1.0, 2.0]), list)
+    assert isinstance(Layer(2, 1, seed=0, squeeze=True)([1.0, 2.0]), Value)
+
+
+@pytest.mark.parametrize(
+    "module, x, message",
+    [
+        (MLP(2, [3, 1], seed=0), [1.0, 2.0, 3.0], "MLP expected 2 inputs, got 3"),
+        (Layer(3, 2, seed=0), [1.0], "expected 3 inputs, got 1"),
+        (Neuron(2, seed=0), [], "expected 2 inputs, got 0"),
+    ],
+)
+def test_wrong_input_length_says_expected_and_got(module, x, message):
+    with pytest.raises(ValueError, match=message):
+        module(x)
+
+
+def test_a_scalar_input_is_a_type_error():
+    with pytest.raises(TypeError, match="sequence"):
+        MLP(1, [1], seed=0)(3.0)
+
+
+@pytest.mark.parametrize("kwargs", [{"nin": 0}, {"nin": 2, "activation": "swish"}])
+def test_bad_construction_arguments(kwargs):
+    with pytest.raises(ValueError):
+        Neuron(**kwargs)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+def test_activations_apply(activation):
+    neuron = Neuron(2, activation, seed=3)
+    out = neuron([0.3, -0.7])
+    pre = sum(w.data * x for w, x in zip(neuron.w, [0.3, -0.7])) + neuron.b.data
+    expected = {
+        "relu": max(pre, 0.0),
+        "tanh": Value(pre).tanh().data,
+        "sigmoid": Value(pre).sigmoid().data,
+        "linear": pre,
+    }[activation]
+    assert out.data == pytest.approx(expected)
+
+
+def test_seeds_make_initialisation_reproducible():
+    assert MLP(2, [4, 1], seed=7).state_dict() == MLP(2, [4, 1], seed=7).state_dict()
+    assert MLP(2, [4, 1], seed=7).state_dict() != MLP(2, [4, 1], seed=8).state_dict()
+    a = MLP(2, [4, 1], seed=random.Random(5)).state_dict()
+    assert a == MLP(2, [4, 1], seed=random.Random(5)).state_dict()
+
+
+def test_labels_name_parameters_and_neuron_outputs():
+    model = MLP(2, [3, 1], seed=0)
+    assert [p.label for p in model.parameters()] == list(model.state_dict())
+    assert "L0.N2.w1" in model.state_dict() and "L1.N0.b" in model.state_dict()
+    assert model([1.0, 2.0]).label == "L1.N0"
+
+
+def test_model_gradients_match_numerical_derivatives():
+    model = MLP(2, [3, 2, 1], activation="tanh", seed=1)
+    params = model.parameters()
+
+    def loss(*_):
+        return (model([0.4, -0.9]) - 0.25) ** 2
+
+    assert gradcheck(loss, params)
+
+
+def test_zero_grad_clears_accumulated_gradients():
+    model = MLP(2, [3, 1], seed=0)
+    model([1.0, 1.0]).backward()
+    assert any(p.grad != 0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0 for p in model.parameters())
+
+
+def test_state_dict_round_trip_through_a_json_file(tmp_path):
+    source, target = MLP(2, [4, 1], seed=1), MLP(2, [4, 1], seed=2)
+    path = tmp_path / "model.json"
+    source.save(path)
+    assert json.loads(path.read_text())["format"] == "microgrboard.state_dict"
+    target.load(path)
+    assert target.state_dict() == source.state_dict()
+    assert target([0.1, 0.2]).data == source([0.1, 0.2]).data
+
+
+def test_loading_another_shape_fails_and_changes_nothing(tmp_path):
+    path = tmp_path / "small.json"
+    MLP(2, [4, 1], seed=1).save(path)
+    model = MLP(2, [5, 1], seed=2)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match="missing"):
+        model.load(path)
+    assert model.state_dict() == before
+
+
+def test_loading_bad_values_changes_nothing():
+    model = MLP(1, [1], seed=0)
+    before = model.state_dict()
+    state = dict.fromkeys(before, "x")
+    with pytest.raises(TypeError, match="numbers"):
+        model.load_state_dict(state)
+    assert model.state_dict() == before
+
+
+def test_loading_missing_or_foreign_files_is_a_clear_error(tmp_path):
+    model = MLP(1, [1], seed=0)
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        model.load(tmp_path / "absent.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad JSON"):
+        model.load(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"weights": [1, 2]}')
+    with pytest.raises(ValueError, match="not a microgrboard saved model"):
+        model.load(tmp_path / "other.json")
+
+
+def test_a_custom_module_gets_parameters_and_zero_grad():
+    class Affine(Module):
+        def __init__(self):
+            self.a, self.b = Value(2.0, "a"), Value(1.0, "b")
+
+        def named_parameters(self):
+            yield "a", self.a
+            yield "b", self.b
+
+        def __call__(self, x):
+            return self.a * x + self.b
+
+    model = Affine()
+    model(3.0).backward()
+    assert [p.grad for p in model.parameters()] == [3.0, 1.0]
+    model.zero_grad()
+    assert [p.grad for p in model.parameters()] == [0.0, 0.0]

@@ -1,0 +1,63 @@
+"""microgrboard.testing: gradcheck catches wrong gradients; expressions() feeds property tests."""
+
+import pytest
+from hypothesis import given
+
+from microgrboard import Value, grad
+from microgrboard.core import DERIVATIVES
+from microgrboard.testing import (
+    Expression,
+    GradcheckError,
+    expressions,
+    gradcheck,
+    numerical_gradient,
+)
+
+
+def test_numerical_gradient_of_a_known_function():
+    estimate = numerical_gradient(lambda x, y: x * x * y, [3.0, 2.0])
+    assert estimate == pytest.approx([12.0, 9.0], rel=1e-7)
+
+
+def test_gradcheck_passes_a_correct_rule():
+    assert gradcheck(lambda x: x.tanh() * x, [0.7]) is True
+
+
+def test_gradcheck_reports_each_wrong_input_with_both_values(monkeypatch):
+    monkeypatch.setitem(DERIVATIVES, "tanh", lambda g, out, x: g * out)  # a wrong rule
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda x, y: x.tanh() + y, [Value(0.5, "w"), 2.0])
+    message = str(caught.value)
+    assert "1 of 2 inputs" in message
+    assert "w = 0.5" in message and "backprop" in message and "numerical" in message
+
+
+def test_gradcheck_restores_inputs_and_leaves_grads_alone():
+    x = Value(1.5)
+    gradcheck(lambda v: v**3, [x])
+    assert x.data == 1.5 and x.grad == 0.0
+
+
+def test_gradcheck_wants_a_value_back():
+    with pytest.raises(TypeError, match="must return a Value"):
+        gradcheck(lambda x: 3.0, [1.0])
+
+
+@given(expressions())
+def test_random_expressions_backprop_matches_central_differences(expr):
+    assert gradcheck(expr, expr.inputs)
+
+
+@given(expressions(n_inputs=2, max_depth=3))
+def test_random_expressions_second_derivatives(expr):
+    def first_derivative(*xs):
+        return grad(expr(*xs), [xs[0]], create_graph=True)[0]
+
+    assert gradcheck(first_derivative, expr.inputs, atol=1e-4, rtol=1e-3)
+
+
+def test_expressions_read_as_formulas():
+    expr = Expression(("log", ("*", ("x", 0), ("c", 2.0))), (1.0,))
+    assert str(expr) == "log((x0 * 2.0)² + 0.5)"
+    x = Value(1.0)
+    assert expr(x).data == pytest.approx(Value(4.5).log().data)
