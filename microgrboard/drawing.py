@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 from microgrboard.core import Value
 from microgrboard.snapshot import (
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 
 Style = Literal["record", "book"]
 Renderer = Literal["auto", "dot", "pygraphviz"]
-GroupSpec = Union[str, None, Callable[[NodeRecord], Union[str, None]]]
+GroupSpec = str | None | Callable[[NodeRecord], str | None]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 DEFAULT_MAX_NODES = 1000
@@ -107,13 +107,17 @@ def _escape_char(match: re.Match[str]) -> str:
 
 
 def html_text(text: str) -> str:
-    """``text`` as content of a Graphviz HTML-like label: shown literally, newlines kept.
+    r"""``text`` as content of a Graphviz HTML-like label: shown literally, newlines kept.
 
-    >>> html_text('a<b> & "c"\\n한글')
-    'a&lt;b&gt; &amp; &quot;c&quot;<br/>한글'
+    >>> html_text('a<b> & "c"\n한글 \\N')
+    'a&lt;b&gt; &amp; &quot;c&quot;<br/>한글 \\\\N'
     """
     lines = _LINE_BREAK.split(text)
-    return "<br/>".join(_UNSAFE.sub(_escape_char, html.escape(line)) for line in lines)
+    # Graphviz expands \N, \G, \l... even in HTML-like labels (and after entities):
+    # a doubled backslash is its only literal form.
+    return "<br/>".join(
+        html.escape(_UNSAFE.sub(_escape_char, line)).replace("\\", "\\\\") for line in lines
+    )
 
 
 def format_number(x: float, precision: int = 4) -> str:
@@ -128,6 +132,33 @@ def format_number(x: float, precision: int = 4) -> str:
         return "inf" if x > 0 else "-inf"
     text = f"{x:.{precision}g}"
     return "0" if text == "-0" else text
+
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _float(value: object, where: str) -> float:
+    """A snapshot number; strict JSON (``to_json``) spells non-finite ones as strings."""
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"snapshot {where} must be a number, got {value!r}")
+
+
+def _with_floats(snap: Snapshot) -> Snapshot:
+    """A copy of ``snap`` whose numbers are floats (it may have come through JSON)."""
+    nodes: list[NodeRecord] = [
+        {**n, "data": _float(n["data"], f"node {n['id']} data"),
+         "grad": _float(n["grad"], f"node {n['id']} grad")}
+        for n in snap["nodes"]
+    ]
+    edges: list[EdgeRecord] = [
+        {**e, "share": _float(e["share"], f"edge {e['parent']}->{e['child']} share")}
+        for e in snap["edges"]
+    ]
+    return {**snap, "seed": _float(snap.get("seed", 1.0), "seed"),
+            "nodes": nodes, "edges": edges}
 
 
 # --- grouping ---------------------------------------------------------------------------
@@ -161,6 +192,8 @@ class _Index:
                     f"snapshot node ids must be 0..{len(nodes) - 1} in order; "
                     f"node at position {position} has id {node['id']!r}"
                 )
+        if not (isinstance(snap["root"], int) and 0 <= snap["root"] < len(nodes)):
+            raise ValueError(f"snapshot root {snap['root']!r} is not one of its node ids")
         edges_into: dict[int, list[EdgeRecord]] = {n["id"]: [] for n in nodes}
         children: dict[int, list[int]] = {n["id"]: [] for n in nodes}
         for edge in snap["edges"]:
@@ -226,11 +259,11 @@ def _grouping(index: _Index, group: GroupSpec) -> _Grouping:
     if callable(group):
         member: dict[int, str] = {}
         for node in index.nodes:
-            key = group(node)
-            if key is not None:
-                if not isinstance(key, str):
-                    raise TypeError(f"group function must return a str or None, got {key!r}")
-                member[node["id"]] = key
+            scope = group(node)
+            if scope is not None:
+                if not isinstance(scope, str):
+                    raise TypeError(f"group function must return a str or None, got {scope!r}")
+                member[node["id"]] = scope
         return _Grouping(member)
     if group not in (None, "auto", "neuron", "layer"):
         raise ValueError(f"group must be 'auto', 'neuron', 'layer', None or a function, "
@@ -258,7 +291,6 @@ class _Options:
     style: Style
     grad: bool
     precision: int
-    step: int | None
     data: dict[int, float]
     grads: dict[int, float | None]  # what each node's grad reads as
     processed: set[int]  # nodes whose backward step is done (their shares are known)
@@ -306,7 +338,8 @@ def _edge_label(edge_id: str, data: float, share: float | None, opts: _Options) 
         else:
             cell = _cell(f"{edge_id}-grad", opts.number(share), "gradient", _HANDED)
         rows.append(f"<TR>{cell}</TR>")
-    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
+    table = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+    return f"<{table}{''.join(rows)}</TABLE>>"
 
 
 def _op_text(op: str) -> str:
@@ -373,8 +406,10 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         count += 1
         target = graph
         if cluster is not None:
-            target = clusters.get(cluster)  # type: ignore[assignment]
-            if target is None:
+            existing = clusters.get(cluster)
+            if existing is not None:
+                target = existing
+            else:
                 k = len(clusters)
                 target = clusters[cluster] = graphviz.Digraph(f"cluster_{k}")
                 target.attr(label=f"<{html_text(cluster)}>", id=f"cluster_{k}",
@@ -396,7 +431,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             else:
                 label = f"<{title}<BR/>{len(unit.outputs)} outputs>"
             shape = "plain" if opts.style == "record" and len(unit.outputs) == 1 else "box"
-            attrs = {"shape": shape, "label": label}
+            attrs: dict[str, str] = {"shape": shape, "label": label}
             if shape == "box":
                 attrs.update(style="rounded,filled", fillcolor=fill)
             emit(None, unit.dot_id, **attrs)
@@ -406,9 +441,8 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         key = grouping.member.get(i) if not collapse else None
         if opts.style == "record":
             title = html_text(node["label"])
-            fill = _HIGHLIGHT if current else None
-            emit(key, unit.dot_id, shape="plain",
-                 label=_record_label(unit.dot_id, title, i, opts, fill=fill))
+            emit(key, unit.dot_id, shape="plain", label=_record_label(
+                unit.dot_id, title, i, opts, fill=_HIGHLIGHT if current else None))
             if node["op"]:
                 emit(key, f"n{i}_op", shape="circle", width="0.3", margin="0.02",
                      label=f"<{_op_text(node['op'])}>",
@@ -416,7 +450,8 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         elif node["op"]:
             attrs = {"shape": "circle", "label": f"<{_op_text(node['op'])}>"}
             if node["label"]:
-                attrs["xlabel"] = f'<<FONT POINT-SIZE="9" COLOR="gray40">{html_text(node["label"])}</FONT>>'
+                name = html_text(node["label"])
+                attrs["xlabel"] = f'<<FONT POINT-SIZE="9" COLOR="gray40">{name}</FONT>>'
             if current:
                 attrs.update(style="filled", fillcolor=_HIGHLIGHT)
             emit(key, unit.dot_id, **attrs)
@@ -456,7 +491,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                     known = all(e["child"] in opts.processed for e in into)
                     share = math.fsum(e["share"] for e in into) if known else None
                     handed = any(e["child"] == opts.current for e in into)
-            attrs: dict[str, str] = {"id": edge_id}
+            attrs = {"id": edge_id}
             if handed and opts.grad:
                 attrs.update(color=_HANDED, penwidth="2")
             if opts.style == "book":
@@ -590,14 +625,16 @@ def draw(
     - ``renderer``: ``"auto"``, ``"dot"`` (the program) or ``"pygraphviz"``.
 
     >>> from microgrboard import Value
-    >>> x = Value(3.0, "x"); y = x * x; y.backward()
-    >>> draw(y, step=0).source.count("grad ?")   # at step 0 only y's gradient is known
+    >>> x = Value(3.0, "x"); y = x * x; z = y + 1; z.backward()
+    >>> draw(z, step=0).source.count("grad ?")  # z has handed its gradient on; x waits
     1
+    >>> draw(z, step=3).source.count("grad ?")  # the last step: every gradient is known
+    0
     """
     if isinstance(graph, Value):
         snap = snapshot(graph)
     elif isinstance(graph, dict) and {"nodes", "edges", "root"} <= graph.keys():
-        snap = graph
+        snap = _with_floats(graph)
     else:
         raise TypeError(f"draw() takes a Value or a snapshot dict, got {type(graph).__name__}")
     if style not in ("record", "book"):
@@ -618,15 +655,16 @@ def draw(
         processed, current = {n["id"] for n in snap["nodes"]}, None
     grouping = _grouping(index, group)
     data = {n["id"]: n["data"] for n in snap["nodes"]}
-    opts = _Options(style, grad, precision, step, data, grads, processed, current)
+    opts = _Options(style, grad, precision, data, grads, processed, current)
     source, count = _build(index, grouping, opts, collapse and bool(grouping.member), rankdir)
     if max_nodes is not None and count > max_nodes:
         hint = ("group='neuron' (one box per neuron) or group='layer'" if grouping.from_nn
                 else "group=<function of a node record returning its scope name>")
         raise GraphTooLargeError(
-            f"this drawing has {count} nodes, more than max_nodes={max_nodes}; Graphviz "
-            f"layout time grows steeply with size (about 5 s at 2,000 nodes, a minute at "
-            f"5,000). Draw it with {hint}, or pass a larger max_nodes (or None) to wait."
+            f"this drawing has {count} nodes, more than max_nodes={max_nodes}; Graphviz's "
+            f"layout time grows steeply with size (seconds to minutes past a few thousand "
+            f"nodes) and cannot be interrupted. Draw it with {hint}, or pass a larger "
+            f"max_nodes (or None) to wait."
         )
     return Drawing(source, renderer=renderer, node_count=count)
 

@@ -1,0 +1,190 @@
+"""End to end: the board in headless Chromium, over a real uvicorn server.
+
+Needs Debian's ``chromium`` (``apt-get install -y chromium``) and the ``playwright``
+Python package; no browser download. With ``CI`` set, a missing browser fails the
+test; locally it skips with the reason. ``MICROGRBOARD_UPDATE_SCREENSHOTS=1``
+rewrites docs/images/board.png.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from microgrboard import Value
+from microgrboard.board.writer import Run
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "images" / "board.png"
+EVIL = "<img src=x onerror=window.__xss=1>"
+
+pytestmark = pytest.mark.browser
+
+
+def _require_browser() -> None:
+    reason = None
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing: apt-get install -y chromium"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright Python package is missing: pip install playwright"
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"browser test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _train(logdir: Path) -> None:
+    """A small moons run with everything the board shows, plus a hostile run name."""
+    from microgrboard.datasets import moons
+    from microgrboard.nn import MLP
+    from microgrboard.optim import SGD
+    from microgrboard.training import train_classifier
+
+    X, y = moons(40, noise=0.1, seed=3)
+    model = MLP(2, [8, 8, 1], seed=1)
+    hparams = {"optimizer": "sgd", "lr": 0.1, "layers": [8, 8, 1]}
+    with Run(logdir, name="moons-sgd", hparams=hparams) as run:
+        hook = run.training_callback(X, y, params_every=5, boundary_every=5, graph_every=5,
+                                     resolution=25)
+        train_classifier(model, X, y, SGD(model.parameters(), lr=0.1), steps=21, on_step=hook)
+    with Run(logdir, name=EVIL, hparams={"note": EVIL}) as run:
+        x = Value(2.0, EVIL)
+        out = (x * x).tanh()
+        out.backward()
+        for step in range(5):
+            run.log(step, loss=1.0 / (step + 1), **{EVIL: float(step)})
+        run.log_graph(out, 0, tag=EVIL)
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    _require_browser()
+    import uvicorn
+
+    from microgrboard.board.server import bind_socket, create_app
+
+    logdir = tmp_path_factory.mktemp("runs")
+    _train(logdir)
+    sock, port = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(create_app(logdir), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", logdir
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, logdir = board
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(url)
+
+            # Runs list, with the hostile name shown as text and never run.
+            expect(page.locator("#runs li")).to_have_count(2)
+            expect(page.locator("#runs .name").nth(1)).to_have_text(EVIL)
+            # Only the good run, for the pictures.
+            page.locator(f'#runs input[data-run="{EVIL}"]').uncheck()
+            expect(page.locator("#hparams td").first).to_have_text('"sgd"')
+
+            # Scalar curves: one plotly chart per tag, with a drawn line.
+            expect(page.locator("#scalars .chart")).to_have_count(3)
+            expect(page.locator('#scalars .chart[data-tag="loss"] path.js-line').first
+                   ).to_be_visible()
+
+            # The graph renders, with this snapshot's numbers written over the layout.
+            data_cell = page.locator("#graph svg #a_n0-data text")
+            expect(data_cell).to_have_text("data 0.9747")  # moons(40, seed=3)[0][0]: x0
+            expect(page.locator("#graph svg g.node").first).to_be_visible()
+            assert "8.888" not in (page.locator("#graph svg").text_content() or "")
+
+            # Backward step-through: at step 0 only the root's gradient is known.
+            backward = page.locator("#graph-backward")
+            last = int(backward.get_attribute("max") or 0)
+            assert last >= 5
+            backward.focus()
+            page.keyboard.press("Home")
+            expect(page.locator("#graph-caption")).to_contain_text("backward step 0:")
+            root = page.locator(f"#graph svg #n{last}")
+            expect(root).to_have_class("node mgb-current")
+            expect(page.locator("#graph svg #a_n0-grad text")).to_have_text("grad ?")
+            page.keyboard.press("ArrowRight")
+            expect(page.locator("#graph-caption")).to_contain_text("backward step 1:")
+            page.keyboard.press("End")
+            expect(page.locator("#graph svg #a_n0-grad text")).not_to_have_text("grad ?")
+
+            # Hover shows a node's numbers.
+            page.locator(f"#graph svg #n{last} polygon").first.hover()
+            expect(page.locator("#tooltip")).to_contain_text("op    ")
+            expect(page.locator("#tooltip")).to_contain_text("grad  1")
+
+            # Later training steps reuse the layout: only numbers change.
+            snapshot = page.locator("#graph-snapshot")
+            snapshot.focus()
+            page.keyboard.press("Home")
+            expect(page.locator("#graph-snapshot-value")).to_have_text("0")
+            page.keyboard.press("End")
+            expect(page.locator("#graph-snapshot-value")).to_have_text("20")
+            assert page.evaluate("window.microgrboard.layoutFetches") == 1
+
+            # Parameters heat maps and the decision boundary render.
+            expect(page.locator("#params .heatmaplayer").first).to_be_attached()
+            expect(page.locator("#boundary .contourlayer").first).to_be_attached()
+            expect(page.locator("#boundary-step-value")).to_have_text("20")
+
+            # Live: a run that starts writing appears, and its curve grows, without reload.
+            with Run(logdir, name="live") as live:
+                live.log(0, loss=1.0)
+                expect(page.locator('#runs input[data-run="live"]')).to_be_checked(timeout=8000)
+                live.log(1, loss=0.5)
+                live.log(2, loss=0.25)
+                expect(page.locator("#runs li", has_text="live")).to_contain_text(
+                    "step 2", timeout=8000)
+            page.locator('#runs input[data-run="live"]').uncheck()
+            page.locator("#graph-backward").focus()
+            page.keyboard.press("Home")
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")
+            page.mouse.move(0, 0)
+            page.wait_for_timeout(300)  # let plotly finish its transitions
+
+            shot = page.screenshot(full_page=True)
+            assert len(shot) > 20_000
+            if os.environ.get("MICROGRBOARD_UPDATE_SCREENSHOTS") == "1":
+                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                SCREENSHOT.write_bytes(shot)
+
+            # The hostile strings, shown everywhere, never ran.
+            page.locator(f'#runs input[data-run="{EVIL}"]').check()
+            expect(page.locator(f'#scalars .chart[data-tag="{EVIL}"]')).to_have_count(1)
+            page.locator("#graph-run").select_option(EVIL)
+            expect(page.locator("#graph svg")).to_contain_text(EVIL)
+            assert page.evaluate("window.__xss") is None
+            assert page.locator("img[src=x]").count() == 0
+        finally:
+            browser.close()
+    assert problems == [], problems

@@ -1,0 +1,132 @@
+"""Teaching data sets: seeded, the right shapes, the right geometry; mini-batches."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from microgrboard.datasets import (
+    GENERATORS,
+    Dataset,
+    blobs,
+    circles,
+    linear_regression,
+    minibatches,
+    moons,
+    signed_labels,
+    spirals,
+    xor,
+)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_same_seed_same_points_other_seed_other_points(name: str) -> None:
+    make: Callable[..., Dataset] = GENERATORS[name]
+    first, again, other = make(n=60, seed=7), make(n=60, seed=7), make(n=60, seed=8)
+    assert first == again
+    assert first.X != other.X
+    assert len(first.X) == len(first.y) == 60
+    assert all(len(p) == 2 and all(math.isfinite(c) for c in p) for p in first.X)
+
+
+def test_seed_accepts_a_random_instance() -> None:
+    assert moons(20, seed=random.Random(3)) == moons(20, seed=random.Random(3))
+
+
+def test_moons_without_noise_lie_on_their_half_circles() -> None:
+    data = moons(101, noise=0.0, seed=0)
+    assert Counter(data.y) == {0: 50, 1: 51}
+    for (x, y), label in zip(data.X, data.y, strict=True):
+        if label == 0:  # upper unit half circle
+            assert math.hypot(x, y) == pytest.approx(1.0) and y >= -1e-12
+        else:  # lower one, centred on (1, 0.5)
+            assert math.hypot(x - 1, y - 0.5) == pytest.approx(1.0) and y <= 0.5 + 1e-12
+
+
+def test_moons_noise_moves_points_by_about_its_std() -> None:
+    clean, noisy = moons(400, noise=0.0, seed=1), moons(400, noise=0.1, seed=1)
+    # Same shuffle (the noise is drawn after it), so points pair up.
+    offsets = [math.dist(a, b) for a, b in zip(clean.X, noisy.X, strict=True)]
+    assert clean.y == noisy.y
+    assert 0.08 < sum(offsets) / len(offsets) < 0.18  # mean of a 2-D Rayleigh: 0.1·√(π/2)
+
+
+def test_circles_radii() -> None:
+    data = circles(50, noise=0.0, factor=0.3, seed=0)
+    for p, label in zip(data.X, data.y, strict=True):
+        assert math.hypot(*p) == pytest.approx(0.3 if label == 1 else 1.0)
+
+
+def test_spirals_classes_and_radius() -> None:
+    data = spirals(90, classes=3, noise=0.0, seed=0)
+    assert Counter(data.y) == {0: 30, 1: 30, 2: 30}
+    assert max(math.hypot(*p) for p in data.X) == pytest.approx(1.0)
+
+
+def test_xor_labels_follow_the_signs() -> None:
+    data = xor(200, seed=0)
+    assert all(label == int((x > 0) != (y > 0)) for (x, y), label in zip(data.X, data.y))
+    assert 60 < sum(data.y) < 140  # both classes well represented
+
+
+def test_blobs_sit_on_their_centers() -> None:
+    data = blobs(30, centers=[(5.0, 5.0), (-5.0, 0.0)], std=0.0, seed=0)
+    for p, label in zip(data.X, data.y, strict=True):
+        assert p == ((5.0, 5.0) if label == 0 else (-5.0, 0.0))
+    random_centers = blobs(90, centers=3, std=0.5, seed=1)
+    assert set(random_centers.y) == {0, 1, 2}
+
+
+def test_linear_regression_without_noise_is_exact() -> None:
+    data = linear_regression(20, weights=(2.0, -1.0), bias=0.5, noise=0.0, seed=0)
+    for (a, b), target in zip(data.X, data.y, strict=True):
+        assert target == pytest.approx(2 * a - b + 0.5)
+
+
+def test_signed_labels() -> None:
+    assert signed_labels([0, 1, 1, 0]) == [-1, 1, 1, -1]
+    with pytest.raises(ValueError, match="0 or 1"):
+        signed_labels([0, 2])
+
+
+# --- mini-batches ------------------------------------------------------------------------
+
+
+def test_minibatches_cover_every_sample_once_per_epoch() -> None:
+    X, y = list(range(10)), [f"y{i}" for i in range(10)]
+    batches = list(minibatches(X, y, 4, seed=0))
+    assert [len(bx) for bx, _ in batches] == [4, 4, 2]
+    seen = [x for bx, _ in batches for x in bx]
+    assert sorted(seen) == X and seen != X  # all of them, shuffled
+    assert all(by == [f"y{x}" for x in bx] for bx, by in batches)  # pairs stay together
+
+
+def test_minibatches_seeded_drop_last_and_no_shuffle() -> None:
+    X = list(range(10))
+    assert list(minibatches(X, X, 3, seed=5)) == list(minibatches(X, X, 3, seed=5))
+    assert [bx for bx, _ in minibatches(X, X, 3, shuffle=False, drop_last=True)] == [
+        [0, 1, 2], [3, 4, 5], [6, 7, 8]
+    ]
+    rng = random.Random(0)  # one generator across epochs: a new order each epoch
+    assert list(minibatches(X, X, 10, seed=rng)) != list(minibatches(X, X, 10, seed=rng))
+
+
+def test_bad_arguments_raise_naming_them() -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        list(minibatches([1], [1], 0))
+    with pytest.raises(ValueError, match="1 points but 2 labels"):
+        list(minibatches([1], [1, 2], 1))
+    with pytest.raises(ValueError, match="noise"):
+        moons(10, noise=-0.1)
+    with pytest.raises(ValueError, match="n must be"):
+        circles(0)
+    with pytest.raises(ValueError, match="factor"):
+        circles(10, factor=1.5)
+    with pytest.raises(ValueError, match="classes"):
+        spirals(10, classes=1)
+    with pytest.raises(ValueError, match="centers"):
+        blobs(10, centers=[(1.0, 2.0, 3.0)])  # type: ignore[list-item]

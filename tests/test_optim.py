@@ -1,0 +1,421 @@
+"""Optimizers: first updates against torch.optim's published formulas, convergence, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+
+import pytest
+
+from microgrboard.core import Value, is_grad_enabled
+from microgrboard.optim import (
+    OPTIMIZERS,
+    SGD,
+    AdaGrad,
+    Adam,
+    AdamW,
+    CosineAnnealingLR,
+    LinearLR,
+    Momentum,
+    Nesterov,
+    Optimizer,
+    RMSProp,
+    StepLR,
+)
+
+# The tiny problem: L(a, b) = (a - 3)² + 10·b², from a = 1, b = -0.5.
+START = (1.0, -0.5)
+
+
+def loss_of(a: Value, b: Value) -> Value:
+    return (a - 3) ** 2 + 10 * b * b
+
+
+def gradient(a: float, b: float) -> list[float]:
+    return [2 * (a - 3), 20 * b]
+
+
+def run(make: Callable[[list[Value]], Optimizer], steps: int = 3) -> list[list[float]]:
+    """Parameter values after each of ``steps`` updates made by the optimizer under test."""
+    params = [Value(x) for x in START]
+    opt = make(params)
+    trajectory = []
+    for _ in range(steps):
+        loss = loss_of(*params)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        trajectory.append([p.data for p in params])
+    return trajectory
+
+
+# --- reference trajectories, written straight from the torch.optim documentation ---
+# Scalar code, one parameter at a time; none of it calls microgrboard.optim.
+
+
+def reference(update: Callable[[int, int, float, float], float], steps: int = 3) -> list[list[float]]:
+    theta = list(START)
+    trajectory = []
+    for t in range(1, steps + 1):
+        g = gradient(*theta)
+        theta = [update(t, i, theta[i], g[i]) for i in range(2)]
+        trajectory.append(list(theta))
+    return trajectory
+
+
+def ref_sgd(lr: float, momentum: float = 0.0, dampening: float = 0.0, wd: float = 0.0,
+            nesterov: bool = False) -> list[list[float]]:
+    b = [0.0, 0.0]
+
+    def update(t: int, i: int, theta: float, g: float) -> float:
+        g = g + wd * theta
+        if momentum != 0:
+            b[i] = g if t == 1 else momentum * b[i] + (1 - dampening) * g
+            g = g + momentum * b[i] if nesterov else b[i]
+        return theta - lr * g
+
+    return reference(update)
+
+
+def ref_adagrad(lr: float, lr_decay: float = 0.0, wd: float = 0.0, init: float = 0.0,
+                eps: float = 1e-10) -> list[list[float]]:
+    state_sum = [init, init]
+
+    def update(t: int, i: int, theta: float, g: float) -> float:
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        g = g + wd * theta
+        state_sum[i] = state_sum[i] + g * g
+        return theta - lr_t * g / (math.sqrt(state_sum[i]) + eps)
+
+    return reference(update)
+
+
+def ref_rmsprop(lr: float, alpha: float = 0.99, eps: float = 1e-8, wd: float = 0.0,
+                momentum: float = 0.0, centered: bool = False) -> list[list[float]]:
+    v, g_ave, b = [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]
+
+    def update(t: int, i: int, theta: float, g: float) -> float:
+        g = g + wd * theta
+        v[i] = alpha * v[i] + (1 - alpha) * g * g
+        v_tilde = v[i]
+        if centered:
+            g_ave[i] = alpha * g_ave[i] + (1 - alpha) * g
+            v_tilde = v_tilde - g_ave[i] ** 2
+        if momentum > 0:
+            b[i] = momentum * b[i] + g / (math.sqrt(v_tilde) + eps)
+            return theta - lr * b[i]
+        return theta - lr * g / (math.sqrt(v_tilde) + eps)
+
+    return reference(update)
+
+
+def ref_adam(lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+             wd: float = 0.0, decoupled: bool = False, amsgrad: bool = False) -> list[list[float]]:
+    m, v, v_max = [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]
+
+    def update(t: int, i: int, theta: float, g: float) -> float:
+        if decoupled:
+            theta = theta - lr * wd * theta  # AdamW
+        else:
+            g = g + wd * theta  # Adam
+        m[i] = beta1 * m[i] + (1 - beta1) * g
+        v[i] = beta2 * v[i] + (1 - beta2) * g * g
+        m_hat = m[i] / (1 - beta1**t)
+        if amsgrad:  # torch keeps the running max of v, then corrects it
+            v_max[i] = max(v_max[i], v[i])
+            v_hat = v_max[i] / (1 - beta2**t)
+        else:
+            v_hat = v[i] / (1 - beta2**t)
+        return theta - lr * m_hat / (math.sqrt(v_hat) + eps)
+
+    return reference(update)
+
+
+def test_sgd_first_updates_by_hand() -> None:
+    # lr 0.1, weight decay 0.01. Step 1: g_a = 2(1 - 3) + 0.01·1 = -3.99 -> a = 1.399;
+    # g_b = 20(-0.5) + 0.01(-0.5) = -10.005 -> b = -0.5 + 1.0005 = 0.5005.
+    # Step 2: g_a = 2(1.399 - 3) + 0.01399 = -3.18801 -> a = 1.717801.
+    traj = run(lambda ps: SGD(ps, lr=0.1, weight_decay=0.01), steps=2)
+    assert traj[0] == pytest.approx([1.399, 0.5005], abs=1e-12)
+    assert traj[1][0] == pytest.approx(1.717801, abs=1e-12)
+
+
+def test_momentum_first_updates_by_hand() -> None:
+    # lr 0.1, μ 0.9 on parameter a: g1 = -4, b1 = g1 = -4, a1 = 1.4;
+    # g2 = 2(1.4 - 3) = -3.2, b2 = 0.9(-4) - 3.2 = -6.8, a2 = 1.4 + 0.68 = 2.08.
+    traj = run(lambda ps: Momentum(ps, lr=0.1, momentum=0.9), steps=2)
+    assert [t[0] for t in traj] == pytest.approx([1.4, 2.08], abs=1e-12)
+
+
+def test_adam_first_update_is_lr_times_sign() -> None:
+    # Adam's first step is lr·g/(|g| + ε'), i.e. lr against the sign of g, whatever |g|.
+    traj = run(lambda ps: Adam(ps, lr=0.01), steps=1)
+    assert traj[0] == pytest.approx([1.01, -0.49], abs=1e-9)
+
+
+CASES: list[tuple[str, Callable[[list[Value]], Optimizer], list[list[float]]]] = [
+    ("sgd", lambda ps: SGD(ps, lr=0.05), ref_sgd(0.05)),
+    ("sgd wd", lambda ps: SGD(ps, lr=0.05, weight_decay=0.1), ref_sgd(0.05, wd=0.1)),
+    ("sgd momentum dampening", lambda ps: SGD(ps, lr=0.02, momentum=0.8, dampening=0.3),
+     ref_sgd(0.02, momentum=0.8, dampening=0.3)),
+    ("momentum", lambda ps: Momentum(ps, lr=0.02, weight_decay=0.05),
+     ref_sgd(0.02, momentum=0.9, wd=0.05)),
+    ("nesterov", lambda ps: Nesterov(ps, lr=0.02), ref_sgd(0.02, momentum=0.9, nesterov=True)),
+    ("adagrad", lambda ps: AdaGrad(ps, lr=0.3), ref_adagrad(0.3)),
+    ("adagrad all options",
+     lambda ps: AdaGrad(ps, lr=0.3, lr_decay=0.5, weight_decay=0.1, initial_accumulator_value=0.2),
+     ref_adagrad(0.3, lr_decay=0.5, wd=0.1, init=0.2)),
+    ("rmsprop", lambda ps: RMSProp(ps, lr=0.01), ref_rmsprop(0.01)),
+    ("rmsprop centered momentum",
+     lambda ps: RMSProp(ps, lr=0.01, alpha=0.9, weight_decay=0.1, momentum=0.5, centered=True),
+     ref_rmsprop(0.01, alpha=0.9, wd=0.1, momentum=0.5, centered=True)),
+    ("adam", lambda ps: Adam(ps, lr=0.1), ref_adam(0.1)),
+    ("adam wd amsgrad", lambda ps: Adam(ps, lr=0.1, betas=(0.8, 0.9), weight_decay=0.1,
+                                        amsgrad=True),
+     ref_adam(0.1, 0.8, 0.9, wd=0.1, amsgrad=True)),
+    ("adamw", lambda ps: AdamW(ps, lr=0.1), ref_adam(0.1, wd=0.01, decoupled=True)),
+    ("adamw amsgrad", lambda ps: AdamW(ps, lr=0.1, weight_decay=0.5, amsgrad=True),
+     ref_adam(0.1, wd=0.5, decoupled=True, amsgrad=True)),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_first_three_updates_follow_torch_formula(
+    name: str, make: Callable[[list[Value]], Optimizer], expected: list[list[float]]
+) -> None:
+    traj = run(make, steps=3)
+    for got, want in zip(traj, expected, strict=True):
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+    assert traj[0] != [*START]  # the optimizer moved
+
+
+def test_torch_defaults() -> None:
+    p = [Value(1.0)]
+    assert Adam(p).hyperparameters() == {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
+                                         "weight_decay": 0.0, "amsgrad": False}
+    assert AdamW(p).weight_decay == 0.01
+    assert (RMSProp(p).lr, RMSProp(p).alpha, RMSProp(p).eps) == (0.01, 0.99, 1e-8)
+    assert (AdaGrad(p).lr, AdaGrad(p).eps) == (0.01, 1e-10)
+    assert SGD(p).lr == 1e-3 and SGD(p).momentum == 0.0
+
+
+# --- convergence ---------------------------------------------------------------------
+
+
+def minimise(f: Callable[[Value, Value], Value], start: tuple[float, float],
+             make: Callable[[list[Value]], Optimizer], steps: int) -> tuple[float, float]:
+    x, y = Value(start[0]), Value(start[1])
+    opt = make([x, y])
+    for _ in range(steps):
+        loss = f(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return x.data, y.data
+
+
+def quadratic(x: Value, y: Value) -> Value:
+    # Convex: Hessian [[2, 1], [1, 10]] is positive definite; minimum at (1, -2).
+    return (x - 1) ** 2 + 5 * (y + 2) ** 2 + (x - 1) * (y + 2)
+
+
+def rosenbrock(x: Value, y: Value) -> Value:
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2  # minimum at (1, 1)
+
+
+QUADRATIC = {
+    "sgd": lambda ps: SGD(ps, lr=0.05),
+    "momentum": lambda ps: Momentum(ps, lr=0.02),
+    "nesterov": lambda ps: Nesterov(ps, lr=0.02),
+    "adagrad": lambda ps: AdaGrad(ps, lr=0.5),
+    "rmsprop": lambda ps: RMSProp(ps, lr=0.05, schedule=CosineAnnealingLR(300)),
+    "adam": lambda ps: Adam(ps, lr=0.1, schedule=CosineAnnealingLR(300)),
+    "adamw": lambda ps: AdamW(ps, lr=0.1, weight_decay=0.0, schedule=CosineAnnealingLR(300)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(QUADRATIC))
+def test_converges_on_convex_quadratic(name: str) -> None:
+    x, y = minimise(quadratic, (4.0, 1.0), QUADRATIC[name], steps=300)
+    assert x == pytest.approx(1.0, abs=1e-3)
+    assert y == pytest.approx(-2.0, abs=1e-3)
+
+
+ROSENBROCK = {
+    "sgd": (lambda ps: SGD(ps, lr=1e-3), 20000),
+    "momentum": (lambda ps: Momentum(ps, lr=2e-4), 5000),
+    "nesterov": (lambda ps: Nesterov(ps, lr=2e-4), 5000),
+    "adagrad": (lambda ps: AdaGrad(ps, lr=0.5), 8000),
+    "rmsprop": (lambda ps: RMSProp(ps, lr=0.01, schedule=CosineAnnealingLR(5000)), 5000),
+    "adam": (lambda ps: Adam(ps, lr=0.05, schedule=CosineAnnealingLR(5000)), 5000),
+    "adamw": (lambda ps: AdamW(ps, lr=0.05, weight_decay=0.0,
+                               schedule=CosineAnnealingLR(5000)), 5000),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROSENBROCK))
+def test_converges_on_rosenbrock(name: str) -> None:
+    make, steps = ROSENBROCK[name]
+    x, y = minimise(rosenbrock, (-1.2, 1.0), make, steps)
+    assert x == pytest.approx(1.0, abs=1e-2)
+    assert y == pytest.approx(1.0, abs=2e-2)
+
+
+def test_registry_covers_every_optimizer() -> None:
+    assert set(OPTIMIZERS) == set(QUADRATIC) == set(ROSENBROCK)
+
+
+# --- the update itself ----------------------------------------------------------------
+
+
+def test_step_runs_under_no_grad_and_keeps_parameters_as_leaves() -> None:
+    seen = []
+
+    class Watched(SGD):
+        def _update(self, lr: float, t: int) -> None:
+            seen.append(is_grad_enabled())
+            super()._update(lr, t)
+
+    a, b = Value(1.0), Value(2.0)
+    opt = Watched([a, b], lr=0.1, momentum=0.9)
+    for _ in range(3):
+        loss = a * b + a * a
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        assert (a.op, a.parents, b.op, b.parents) == ("", (), "", ())
+    assert seen == [False] * 3
+    assert is_grad_enabled()
+
+
+def test_zero_grad_clears_parameter_gradients() -> None:
+    a = Value(2.0)
+    (a * a).backward()
+    opt = SGD([a], lr=0.1)
+    assert a.grad == 4.0
+    opt.zero_grad()
+    assert a.grad == 0.0
+
+
+# --- schedules --------------------------------------------------------------------
+
+
+def test_step_lr_and_cosine_closed_forms() -> None:
+    step = StepLR(step_size=3, gamma=0.5)
+    assert [step(2.0, k) for k in range(7)] == [2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 0.5]
+    cosine = CosineAnnealingLR(T_max=10, eta_min=0.1)
+    assert cosine(1.0, 0) == pytest.approx(1.0)
+    assert cosine(1.0, 5) == pytest.approx(0.55)
+    assert cosine(1.0, 10) == pytest.approx(0.1)
+
+
+def test_linear_lr_is_microgradss_schedule() -> None:
+    schedule = LinearLR(start_factor=1.0, end_factor=0.1, total_iters=100)
+    for k in range(100):
+        assert schedule(1.0, k) == pytest.approx(1.0 - 0.9 * k / 100, abs=1e-12)
+
+
+def test_optimizer_consults_its_schedule_each_step() -> None:
+    a = Value(1.0)
+    opt = SGD([a], lr=0.4, schedule=StepLR(step_size=2, gamma=0.5))
+    used = []
+    for _ in range(5):
+        used.append(opt.lr)
+        before = a.data
+        opt.zero_grad()
+        (a * 1.0).backward()  # gradient 1: the step is exactly the learning rate
+        opt.step()
+        assert before - a.data == pytest.approx(used[-1])
+    assert used == [0.4, 0.4, 0.2, 0.2, 0.1]
+
+
+# --- state_dict / resume --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_resume_from_state_dict_gives_the_same_trajectory(name: str) -> None:
+    def make(ps: list[Value]) -> Optimizer:
+        return OPTIMIZERS[name](ps, lr=0.01, schedule=StepLR(2, 0.5))
+
+    def steps(params: list[Value], opt: Optimizer, n: int) -> list[list[float]]:
+        out = []
+        for _ in range(n):
+            loss = loss_of(*params)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            out.append([p.data for p in params])
+        return out
+
+    params = [Value(x) for x in START]
+    opt = make(params)
+    steps(params, opt, 3)
+    saved = json.loads(json.dumps(opt.state_dict()))  # must survive JSON
+    middle = [p.data for p in params]
+    uninterrupted = steps(params, opt, 3)
+
+    resumed_params = [Value(x) for x in middle]
+    resumed = make(resumed_params)
+    resumed.load_state_dict(saved)
+    assert resumed.step_count == 3 and resumed.lr == opt.schedule(0.01, 3)  # type: ignore[misc]
+    assert steps(resumed_params, resumed, 3) == uninterrupted
+
+
+def test_load_state_dict_rejects_mismatches_and_changes_nothing() -> None:
+    params = [Value(1.0), Value(2.0)]
+    adam = Adam(params, lr=0.1)
+    state = adam.state_dict()
+    with pytest.raises(ValueError, match="'Adam' optimizer, not 'SGD'"):
+        SGD(params).load_state_dict(state)
+    with pytest.raises(ValueError, match="one per parameter"):
+        Adam([Value(1.0)]).load_state_dict(state)
+    bad = json.loads(json.dumps(state))
+    bad["hyperparameters"]["lr"] = -1.0
+    other = Adam(params, lr=0.5)
+    with pytest.raises(ValueError, match="lr"):
+        other.load_state_dict(bad)
+    assert other.lr == 0.5 and other.step_count == 0
+    with pytest.raises(ValueError, match="format"):
+        other.load_state_dict({"step": 1})
+
+
+# --- bad hyper-parameters ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda ps: SGD(ps, lr=-0.1), "lr"),
+        (lambda ps: Adam(ps, lr=float("nan")), "lr"),
+        (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"betas\[0\]"),
+        (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"betas\[1\]"),
+        (lambda ps: AdamW(ps, betas=(0.9,)), "betas"),  # type: ignore[arg-type]
+        (lambda ps: Adam(ps, eps=-1e-8), "eps"),
+        (lambda ps: SGD(ps, momentum=-0.9), "momentum"),
+        (lambda ps: SGD(ps, weight_decay=-1), "weight_decay"),
+        (lambda ps: SGD(ps, nesterov=True), "nesterov"),
+        (lambda ps: RMSProp(ps, alpha=-0.5), "alpha"),
+        (lambda ps: AdaGrad(ps, lr_decay=-1), "lr_decay"),
+        (lambda ps: StepLR(step_size=0), "step_size"),
+        (lambda ps: CosineAnnealingLR(T_max=0), "T_max"),
+        (lambda ps: LinearLR(start_factor=0.0), "start_factor"),
+    ],
+)
+def test_bad_hyperparameters_raise_naming_the_parameter(
+    make: Callable[[list[Value]], object], name: str
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        make([Value(1.0)])
+
+
+def test_bad_parameter_lists() -> None:
+    with pytest.raises(ValueError, match="empty parameter list"):
+        SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="more than once"):
+        a = Value(1.0)
+        SGD([a, a], lr=0.1)
+    with pytest.raises(TypeError, match=r"params\[1\] is a float"):
+        SGD([Value(1.0), 2.0], lr=0.1)  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="iterable of Values"):
+        SGD(Value(1.0), lr=0.1)  # type: ignore[arg-type]
