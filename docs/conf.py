@@ -21,7 +21,6 @@ cell once.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -65,6 +64,10 @@ nb_execution_timeout = 180  # per cell; each whole notebook runs in well under a
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_in_temp = True  # notebook 3 writes a board log dir: keep it out of docs/
 nb_merge_streams = True
+# Rendered pages drop stderr: the Graphviz libraries bundled in the pygraphviz wheel print
+# a harmless Fontconfig warning on some systems. tests/test_notebooks.py still fails on
+# any cell that raises, so nothing that matters is hidden.
+nb_output_stderr = "remove"
 nb_kernel_rgx_aliases = {".*": "python3"}
 
 # --- API reference (autodoc) -------------------------------------------------------------
@@ -117,8 +120,8 @@ def _sync_generated() -> dict[str, str]:
                 target = bench_dir / figure.relative_to(ROOT / "benchmarks")
                 _write_if_changed(figure.read_bytes(), target)
     else:
-        placeholder = ("*`benchmarks/RESULTS.md` has not been written yet: run the scripts "
-                       "in `benchmarks/` to produce it.*\n")
+        placeholder = ("# Benchmarks\n\n*`benchmarks/RESULTS.md` has not been written yet: "
+                       "run the scripts in `benchmarks/` to produce it.*\n")
         _write_if_changed(placeholder.encode(), bench_dir / "RESULTS.md")
 
     screenshot = DOCS / "images" / "board.png"

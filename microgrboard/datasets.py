@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
 Point = tuple[float, ...]
@@ -226,8 +226,10 @@ def minibatches(
         yield [X[i] for i in chunk], [y[i] for i in chunk]
 
 
-GENERATORS = {"moons": moons, "circles": circles, "spirals": spirals, "xor": xor,
-              "blobs": blobs}
+# The 2-D classification sets by name; each takes ``n`` and ``seed`` (and its own options).
+GENERATORS: dict[str, Callable[..., Dataset]] = {
+    "moons": moons, "circles": circles, "spirals": spirals, "xor": xor, "blobs": blobs,
+}
 
 __all__ = [
     "GENERATORS",

@@ -23,7 +23,7 @@ def _value(x: Scalar) -> Value:
     return x if isinstance(x, Value) else Value(x)
 
 
-def _check_pairs(name: str, outputs: Sequence[object], targets: Sequence[object]) -> int:
+def _check_pairs(name: str, outputs: Sequence[object], targets: Sequence[object]) -> None:
     if isinstance(outputs, (Value, int, float)) or isinstance(targets, (Value, int, float)):
         raise TypeError(f"{name} takes sequences (one entry per sample), not single numbers")
     if len(outputs) != len(targets):
@@ -32,7 +32,6 @@ def _check_pairs(name: str, outputs: Sequence[object], targets: Sequence[object]
         )
     if not outputs:
         raise ValueError(f"{name}: empty batch (no samples to average over)")
-    return len(outputs)
 
 
 def _mean(terms: list[Value]) -> Value:

@@ -1,19 +1,24 @@
 """Neural networks from Values: Module, Neuron, Layer, MLP (in micrograd's spirit).
 
-Every parameter is a leaf :class:`~microgrboard.Value` labelled with its name in
-``state_dict()`` (``"L0.N3.w1"``: layer 0, neuron 3, weight 1), and every neuron's
-output is labelled with the neuron's name (``"L0.N3"``), so a drawing can tell
-which nodes belong to which neuron and fold them into one box.
+Every parameter of an MLP is named by its place (``"L0.N3.w1"``: layer 0, neuron 3,
+weight 1); the name is its key in ``state_dict()`` and, to start with, its label.
+Every neuron's output is labelled with the neuron's name (``"L0.N3"``), so a drawing
+can tell which nodes belong to which neuron and fold them into one box.
+
+Your own modules subclass :class:`Module` and define ``__call__``; their parameters
+are found from their attributes (Values, Modules, and lists or tuples of them), as
+in PyTorch, and named by attribute path (``"encoder.L0.N3.w1"``).
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 import random
 from collections.abc import Iterator, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from microgrboard.core import Value
 
@@ -36,13 +41,26 @@ def _check_inputs(module: str, x: Sequence[Input], nin: int) -> None:
 
 
 class Module:
-    """Anything with parameters. Subclasses define ``named_parameters()`` and ``__call__``."""
+    """Anything with parameters. Subclasses define ``__call__``."""
+
+    def __call__(self, *args: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __call__")
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
-        yield from ()
+        """(name, Value) for every parameter, found in the attributes, in order."""
+        for attribute, member in vars(self).items():
+            items = member if isinstance(member, (list, tuple)) else [member]
+            for i, item in enumerate(items):
+                name = f"{attribute}.{i}" if items is member else attribute
+                if isinstance(item, Value):
+                    yield name, item
+                elif isinstance(item, Module):
+                    for sub_name, p in item.named_parameters():
+                        yield f"{name}.{sub_name}", p
 
     def parameters(self) -> list[Value]:
-        return [p for _, p in self.named_parameters()]
+        """Every parameter once (a Value shared by two places counts once)."""
+        return list({id(p): p for _, p in self.named_parameters()}.values())
 
     def zero_grad(self) -> None:
         """Clear the gradients that ``backward()`` accumulated into the parameters."""
@@ -51,13 +69,21 @@ class Module:
 
     def state_dict(self) -> dict[str, float]:
         """Parameter values by name (``{"L0.N0.w0": 0.23, ...}``)."""
-        return {name: p.data for name, p in self.named_parameters()}
+        return {name: p.data for name, p in self._parameters_by_name().items()}
+
+    def _parameters_by_name(self) -> dict[str, Value]:
+        named: dict[str, Value] = {}
+        for name, p in self.named_parameters():
+            if name in named and named[name] is not p:
+                raise ValueError(f"two different parameters of {self!r} are both named {name!r}")
+            named[name] = p
+        return named
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         """Set parameters from ``state``. On any mismatch raise and change nothing."""
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict of name -> number, got {type(state).__name__}")
-        params = dict(self.named_parameters())
+        params = self._parameters_by_name()
         missing = sorted(params.keys() - state.keys())
         unexpected = sorted(state.keys() - params.keys())
         if missing or unexpected:
@@ -67,7 +93,9 @@ class Module:
                 f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''} "
                 f"({len(unexpected)})"
             )
-        bad = [k for k, v in state.items() if type(v) not in (int, float)]  # bool is no number
+        bad = [
+            k for k, v in state.items() if isinstance(v, bool) or not isinstance(v, numbers.Real)
+        ]
         if bad:
             raise TypeError(f"state values must be numbers; not numbers: {sorted(bad)[:5]}")
         for name, p in params.items():
@@ -86,7 +114,11 @@ class Module:
             raise FileNotFoundError(f"no saved model at {str(path)!r}") from None
         except json.JSONDecodeError as error:
             raise ValueError(f"{str(path)!r} is not a saved model (bad JSON: {error})") from None
-        if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+        if (
+            not isinstance(document, dict)
+            or document.get("format") != STATE_FORMAT
+            or not isinstance(document.get("parameters"), dict)
+        ):
             raise ValueError(f"{str(path)!r} is not a microgrboard saved model")
         self.load_state_dict(document["parameters"])
 
@@ -97,7 +129,7 @@ class Neuron(Module):
     def __init__(
         self, nin: int, activation: str = "relu", *, seed: Seed = None, name: str = "N"
     ) -> None:
-        if not isinstance(nin, int) or nin < 1:
+        if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"nin must be a positive int, got {nin!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
@@ -114,9 +146,9 @@ class Neuron(Module):
         return out
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
-        for w in self.w:
-            yield w.label, w
-        yield self.b.label, self.b
+        for i, w in enumerate(self.w):  # names fixed at construction, whatever the labels
+            yield f"{self.name}.w{i}", w
+        yield f"{self.name}.b", self.b
 
     def __repr__(self) -> str:
         return f"Neuron({self.nin}, activation={self.activation!r})"
@@ -138,7 +170,7 @@ class Layer(Module):
         name: str = "L",
         squeeze: bool = False,
     ) -> None:
-        if not isinstance(nout, int) or nout < 1:
+        if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
             raise ValueError(f"nout must be a positive int, got {nout!r}")
         rng = _rng(seed)
         self.nin, self.nout, self.name, self.squeeze = nin, nout, name, squeeze
@@ -177,11 +209,12 @@ class MLP(Module):
         output_activation: str = "linear",
         seed: Seed = None,
     ) -> None:
-        if not nouts:
-            raise ValueError("nouts must list at least one layer size")
+        if not isinstance(nouts, Sequence) or not nouts:
+            raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         rng = _rng(seed)
         sizes = [nin, *nouts]
         self.nin, self.nouts = nin, list(nouts)
+        self.activation, self.output_activation = activation, output_activation
         self.layers = [
             Layer(
                 sizes[i],
@@ -207,8 +240,10 @@ class MLP(Module):
             yield from layer.named_parameters()
 
     def __repr__(self) -> str:
-        activation = self.layers[0].neurons[0].activation
-        return f"MLP({self.nin}, {self.nouts}, activation={activation!r})"
+        return (
+            f"MLP({self.nin}, {self.nouts}, activation={self.activation!r}, "
+            f"output_activation={self.output_activation!r})"
+        )
 
 
 __all__ = ["ACTIVATIONS", "Layer", "MLP", "Module", "Neuron"]

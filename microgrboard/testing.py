@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from microgrboard.core import Value, grad, no_grad
+from microgrboard.core import Value, no_grad, topological_order
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -69,6 +69,23 @@ def numerical_gradient(
     return estimates
 
 
+def _backpropagated_gradient(f: Callable[..., Value], leaves: Sequence[Value]) -> list[float]:
+    """d f / d leaf through ``backward()`` (the path training uses), restoring every ``.grad``."""
+    out = f(*leaves)
+    if not isinstance(out, Value):
+        raise TypeError(f"the checked function must return a Value, got {type(out).__name__}")
+    nodes = [*topological_order(out), *leaves]
+    saved = [node.grad for node in nodes]
+    try:
+        for node in nodes:
+            node.grad = 0.0
+        out.backward()
+        return [x.grad for x in leaves]
+    finally:
+        for node, g in zip(nodes, saved):
+            node.grad = g
+
+
 def gradcheck(
     f: Callable[..., Value],
     inputs: Sequence[Input],
@@ -76,7 +93,7 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
 ) -> bool:
-    """Check back-propagated gradients of ``f(*inputs)`` against numerical ones.
+    """Check ``backward()``'s gradients of ``f(*inputs)`` against numerical ones.
 
     Returns True when, for every input, ``|backprop - numerical| <= atol + rtol·|numerical|``;
     otherwise raises :class:`GradcheckError` listing each mismatching input with both
@@ -86,10 +103,7 @@ def gradcheck(
     True
     """
     leaves = _as_leaves(inputs)
-    out = f(*leaves)
-    if not isinstance(out, Value):
-        raise TypeError(f"the checked function must return a Value, got {type(out).__name__}")
-    analytic = [g.data for g in grad(out, leaves)]
+    analytic = _backpropagated_gradient(f, leaves)
     numeric = numerical_gradient(f, leaves, eps)
     mismatches = []
     for i, (x, a, n) in enumerate(zip(leaves, analytic, numeric)):
@@ -115,7 +129,7 @@ def gradcheck(
 Tree = tuple[Any, ...]
 
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
-             "square", "cube", "rpow")
+             "square", "cube", "power", "rpow")
 BINARY_OPS = ("+", "-", "*", "/", "**")
 
 
@@ -143,6 +157,8 @@ def _apply(op: str, args: list[Value]) -> Value:
         return x**2
     if op == "cube":
         return x.tanh() ** 3
+    if op == "power":
+        return (x * x + 0.5) ** 1.5  # a constant, non-integer exponent
     if op == "rpow":
         return 2 ** x.tanh()
     method: Callable[[], Value] = getattr(x, op)  # tanh, sigmoid, relu, abs, sin, cos
@@ -152,7 +168,7 @@ def _apply(op: str, args: list[Value]) -> Value:
 _TEXT = {"+": "({} + {})", "-": "({} - {})", "*": "({} * {})", "/": "({} / ({}² + 0.5))",
          "**": "(({}² + 0.5) ** tanh({}))", "neg": "-{}", "exp": "exp(tanh({}))",
          "log": "log({}² + 0.5)", "sqrt": "sqrt({}² + 0.5)", "square": "{}**2",
-         "cube": "tanh({})**3", "rpow": "2**tanh({})"}
+         "cube": "tanh({})**3", "power": "({}² + 0.5)**1.5", "rpow": "2**tanh({})"}
 
 
 @dataclass(frozen=True)
@@ -228,8 +244,9 @@ def expressions(
 ) -> SearchStrategy[Expression]:
     """Random differentiable expressions over ``n_inputs`` variables, with a point.
 
-    Every op of the engine appears; arguments are kept inside each op's domain, and
-    points within ``kink_margin`` of a relu/abs kink are rejected. Use it in your
+    Every op of the engine appears, each wrapped so that its argument stays inside
+    its domain (``log(u² + 0.5)``, ``a / (b² + 0.5)``, ``exp(tanh(u))``...); points
+    within ``kink_margin`` of a relu/abs kink are rejected. Use it in your
     own property tests::
 
         @given(expressions())

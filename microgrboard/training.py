@@ -49,7 +49,8 @@ class StepRecord:
 
     So ``loss_node``'s graph carries this step's gradients, and ``model``'s
     parameters are still the ones that produced ``loss``. ``loss`` and ``accuracy``
-    are over this step's batch (the whole set in full-batch training).
+    are over this step's batch (the whole set in full-batch training). Read what
+    you need inside the callback; keeping the record keeps its whole graph alive.
     """
 
     step: int  # 0 for the first update
@@ -78,7 +79,7 @@ class History:
 def cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector (reference counting still frees memory).
 
-    A training step allocates ~10⁵ Values that live until the step ends; the cyclic
+    A training step allocates ~2·10⁵ Values that live until the step ends; the cyclic
     collector, triggered by allocation counts, rescans them again and again and
     makes a step several times slower. Values form no reference cycles (see
     ``microgrboard.core``), so nothing is lost by pausing it.

@@ -8,16 +8,20 @@ rewrites docs/images/board.png.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from microgrboard import Value
+from microgrboard.board.store import StoreReader
 from microgrboard.board.writer import Run
+from microgrboard.drawing import format_number
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -45,20 +49,31 @@ def _require_browser() -> None:
     pytest.skip(reason)
 
 
+def _last_snapshot(logdir: Path, run: str) -> dict[str, Any]:
+    reader = StoreReader(logdir)
+    newest = reader.graphs(run)[-1]
+    return json.loads(reader.graph(run, newest["id"])["snapshot"])  # type: ignore[no-any-return]
+
+
 def _train(logdir: Path) -> None:
-    """A small moons run with everything the board shows, plus a hostile run name."""
+    """Two small moons runs with everything the board shows, to compare."""
     from microgrboard.datasets import moons
     from microgrboard.nn import MLP
     from microgrboard.optim import SGD
     from microgrboard.training import train_classifier
 
     X, y = moons(40, noise=0.1, seed=3)
-    model = MLP(2, [8, 8, 1], seed=1)
-    hparams = {"optimizer": "sgd", "lr": 0.1, "layers": [8, 8, 1]}
-    with Run(logdir, name="moons-sgd", hparams=hparams) as run:
-        hook = run.training_callback(X, y, params_every=5, boundary_every=5, graph_every=5,
-                                     resolution=25)
-        train_classifier(model, X, y, SGD(model.parameters(), lr=0.1), steps=21, on_step=hook)
+    for name, lr in (("moons-sgd-lr0.1", 0.1), ("moons-sgd-lr0.3", 0.3)):
+        model = MLP(2, [8, 8, 1], seed=1)
+        with Run(logdir, name=name, hparams={"optimizer": "sgd", "lr": lr, "layers": [8, 8, 1]}
+                 ) as run:
+            hook = run.training_callback(X, y, params_every=5, boundary_every=5, graph_every=5,
+                                         resolution=25)
+            train_classifier(model, X, y, SGD(model.parameters(), lr=lr), steps=21, on_step=hook)
+
+
+def _log_hostile_run(logdir: Path) -> None:
+    """A run whose name, tags, hparams and node labels are all HTML."""
     with Run(logdir, name=EVIL, hparams={"note": EVIL}) as run:
         x = Value(2.0, EVIL)
         out = (x * x).tanh()
@@ -102,23 +117,28 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                    if r.status >= 400 else None)
             page.goto(url)
 
-            # Runs list, with the hostile name shown as text and never run.
+            # Runs list and their hyper-parameters, side by side.
             expect(page.locator("#runs li")).to_have_count(2)
-            expect(page.locator("#runs .name").nth(1)).to_have_text(EVIL)
-            # Only the good run, for the pictures.
-            page.locator(f'#runs input[data-run="{EVIL}"]').uncheck()
-            expect(page.locator("#hparams td").first).to_have_text('"sgd"')
+            expect(page.locator("#runs .name").nth(1)).to_have_text("moons-sgd-lr0.3")
+            expect(page.locator("#hparams tr")).to_have_count(3)  # header and two runs
+            expect(page.locator("#hparams")).to_contain_text("0.3")
 
-            # Scalar curves: one plotly chart per tag, with a drawn line.
+            # Scalar curves: one plotly chart per tag, a line per run.
             expect(page.locator("#scalars .chart")).to_have_count(3)
-            expect(page.locator('#scalars .chart[data-tag="loss"] path.js-line').first
-                   ).to_be_visible()
+            loss_lines = page.locator('#scalars .chart[data-tag="loss"] .scatterlayer .trace')
+            expect(loss_lines).to_have_count(4)  # smoothed and faint raw, per run
+            page.locator("#smoothing").fill("0")  # raw curves only: one line per run
+            expect(loss_lines).to_have_count(2)
+            page.locator("#smoothing").fill("0.6")
 
             # The graph renders, with this snapshot's numbers written over the layout.
+            expected = _last_snapshot(logdir, "moons-sgd-lr0.1")["nodes"][0]
             data_cell = page.locator("#graph svg #a_n0-data text")
-            expect(data_cell).to_have_text("data 0.9747")  # moons(40, seed=3)[0][0]: x0
+            expect(data_cell).to_have_text(f"data {format_number(expected['data'])}")
             expect(page.locator("#graph svg g.node").first).to_be_visible()
             assert "8.888" not in (page.locator("#graph svg").text_content() or "")
 
@@ -138,7 +158,7 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
             expect(page.locator("#graph svg #a_n0-grad text")).not_to_have_text("grad ?")
 
             # Hover shows a node's numbers.
-            page.locator(f"#graph svg #n{last} polygon").first.hover()
+            root.locator("text").first.hover(timeout=5000)
             expect(page.locator("#tooltip")).to_contain_text("op    ")
             expect(page.locator("#tooltip")).to_contain_text("grad  1")
 
@@ -156,7 +176,19 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
             expect(page.locator("#boundary .contourlayer").first).to_be_attached()
             expect(page.locator("#boundary-step-value")).to_have_text("20")
 
-            # Live: a run that starts writing appears, and its curve grows, without reload.
+            page.locator("#graph-backward").focus()
+            page.keyboard.press("Home")
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")
+            page.mouse.move(0, 0)
+            page.wait_for_timeout(300)  # let plotly finish its transitions
+            shot = page.screenshot(full_page=True)
+            assert len(shot) > 20_000
+            if os.environ.get("MICROGRBOARD_UPDATE_SCREENSHOTS") == "1":
+                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                SCREENSHOT.write_bytes(shot)
+
+            # Live: a run that starts writing appears, and grows, without reload.
             with Run(logdir, name="live") as live:
                 live.log(0, loss=1.0)
                 expect(page.locator('#runs input[data-run="live"]')).to_be_checked(timeout=8000)
@@ -164,25 +196,17 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
                 live.log(2, loss=0.25)
                 expect(page.locator("#runs li", has_text="live")).to_contain_text(
                     "step 2", timeout=8000)
-            page.locator('#runs input[data-run="live"]').uncheck()
-            page.locator("#graph-backward").focus()
-            page.keyboard.press("Home")
-            for _ in range(3):
-                page.keyboard.press("ArrowRight")
-            page.mouse.move(0, 0)
-            page.wait_for_timeout(300)  # let plotly finish its transitions
+            expect(page.locator("#runs li", has_text="live")).to_contain_text(
+                "finished", timeout=8000)
 
-            shot = page.screenshot(full_page=True)
-            assert len(shot) > 20_000
-            if os.environ.get("MICROGRBOARD_UPDATE_SCREENSHOTS") == "1":
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                SCREENSHOT.write_bytes(shot)
-
-            # The hostile strings, shown everywhere, never ran.
-            page.locator(f'#runs input[data-run="{EVIL}"]').check()
+            # Hostile strings are shown as text everywhere and never run.
+            _log_hostile_run(logdir)
+            expect(page.locator("#runs .name").nth(3)).to_have_text(EVIL, timeout=8000)
             expect(page.locator(f'#scalars .chart[data-tag="{EVIL}"]')).to_have_count(1)
+            expect(page.locator("#hparams")).to_contain_text(EVIL)
             page.locator("#graph-run").select_option(EVIL)
             expect(page.locator("#graph svg")).to_contain_text(EVIL)
+            expect(page.locator("#graph-tag")).to_contain_text(EVIL)
             assert page.evaluate("window.__xss") is None
             assert page.locator("img[src=x]").count() == 0
         finally:

@@ -1,6 +1,7 @@
 """Neuron, Layer, MLP: shapes, errors, seeds, gradients, saving and loading."""
 
 import json
+import math
 import random
 
 import pytest
@@ -47,10 +48,26 @@ def test_a_scalar_input_is_a_type_error():
         MLP(1, [1], seed=0)(3.0)
 
 
-@pytest.mark.parametrize("kwargs", [{"nin": 0}, {"nin": 2, "activation": "swish"}])
-def test_bad_construction_arguments(kwargs):
-    with pytest.raises(ValueError):
-        Neuron(**kwargs)
+@pytest.mark.parametrize(
+    "make, error",
+    [
+        (lambda: Neuron(0), ValueError),
+        (lambda: Neuron(True), ValueError),
+        (lambda: Neuron(2, activation="swish"), ValueError),
+        (lambda: Layer(2, 0), ValueError),
+        (lambda: MLP(2, 3), TypeError),
+        (lambda: MLP(2, []), TypeError),
+    ],
+)
+def test_bad_construction_arguments(make, error):
+    with pytest.raises(error):
+        make()
+
+
+def test_repr_shows_both_activations():
+    assert repr(MLP(2, [1], activation="tanh")) == (
+        "MLP(2, [1], activation='tanh', output_activation='linear')"
+    )
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
@@ -60,8 +77,8 @@ def test_activations_apply(activation):
     pre = sum(w.data * x for w, x in zip(neuron.w, [0.3, -0.7])) + neuron.b.data
     expected = {
         "relu": max(pre, 0.0),
-        "tanh": Value(pre).tanh().data,
-        "sigmoid": Value(pre).sigmoid().data,
+        "tanh": math.tanh(pre),
+        "sigmoid": 1 / (1 + math.exp(-pre)),
         "linear": pre,
     }[activation]
     assert out.data == pytest.approx(expected)
@@ -79,6 +96,12 @@ def test_labels_name_parameters_and_neuron_outputs():
     assert [p.label for p in model.parameters()] == list(model.state_dict())
     assert "L0.N2.w1" in model.state_dict() and "L1.N0.b" in model.state_dict()
     assert model([1.0, 2.0]).label == "L1.N0"
+
+
+def test_relabelling_a_parameter_does_not_rename_it():
+    model = MLP(2, [1], seed=0)
+    model.parameters()[0].label = "my weight"
+    assert "L0.N0.w0" in model.state_dict()
 
 
 def test_model_gradients_match_numerical_derivatives():
@@ -128,6 +151,13 @@ def test_loading_bad_values_changes_nothing():
     assert model.state_dict() == before
 
 
+def test_numpy_numbers_load(tmp_path):
+    np = pytest.importorskip("numpy")
+    model = MLP(1, [1], seed=0)
+    model.load_state_dict({name: np.float64(0.5) for name in model.state_dict()})
+    assert set(model.state_dict().values()) == {0.5}
+
+
 def test_loading_missing_or_foreign_files_is_a_clear_error(tmp_path):
     model = MLP(1, [1], seed=0)
     with pytest.raises(FileNotFoundError, match="no saved model"):
@@ -138,22 +168,56 @@ def test_loading_missing_or_foreign_files_is_a_clear_error(tmp_path):
     (tmp_path / "other.json").write_text('{"weights": [1, 2]}')
     with pytest.raises(ValueError, match="not a microgrboard saved model"):
         model.load(tmp_path / "other.json")
+    (tmp_path / "empty.json").write_text('{"format": "microgrboard.state_dict"}')
+    with pytest.raises(ValueError, match="not a microgrboard saved model"):
+        model.load(tmp_path / "empty.json")
 
 
-def test_a_custom_module_gets_parameters_and_zero_grad():
+def test_a_custom_module_finds_its_parameters_in_its_attributes():
     class Affine(Module):
         def __init__(self):
-            self.a, self.b = Value(2.0, "a"), Value(1.0, "b")
-
-        def named_parameters(self):
-            yield "a", self.a
-            yield "b", self.b
+            self.a, self.b = Value(2.0, "a"), [Value(1.0, "b")]
 
         def __call__(self, x):
-            return self.a * x + self.b
+            return self.a * x + self.b[0]
 
     model = Affine()
+    assert list(model.state_dict()) == ["a", "b.0"]
     model(3.0).backward()
     assert [p.grad for p in model.parameters()] == [3.0, 1.0]
     model.zero_grad()
     assert [p.grad for p in model.parameters()] == [0.0, 0.0]
+
+
+def test_composed_modules_get_distinct_names_and_load_every_part():
+    class Pair(Module):
+        def __init__(self, seed):
+            self.encoder, self.head = MLP(2, [2], seed=seed), MLP(2, [1], seed=seed + 1)
+
+    source, target = Pair(0), Pair(10)
+    assert len(source.state_dict()) == len(source.parameters()) == 6 + 3
+    assert "encoder.L0.N1.w0" in source.state_dict() and "head.L0.N0.b" in source.state_dict()
+    target.load_state_dict(source.state_dict())
+    assert target.state_dict() == source.state_dict()
+
+
+def test_a_shared_parameter_counts_once_but_a_name_clash_is_an_error():
+    class Tied(Module):
+        def __init__(self):
+            self.w = Value(1.0)
+            self.also_w = [self.w]
+
+    assert len(Tied().parameters()) == 1
+
+    class Clash(Module):
+        def named_parameters(self):
+            yield "w", Value(1.0)
+            yield "w", Value(2.0)
+
+    with pytest.raises(ValueError, match="both named 'w'"):
+        Clash().state_dict()
+
+
+def test_a_module_without_call_says_so():
+    with pytest.raises(NotImplementedError, match="__call__"):
+        Module()(1.0)

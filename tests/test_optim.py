@@ -54,7 +54,10 @@ def run(make: Callable[[list[Value]], Optimizer], steps: int = 3) -> list[list[f
 # Scalar code, one parameter at a time; none of it calls microgrboard.optim.
 
 
-def reference(update: Callable[[int, int, float, float], float], steps: int = 3) -> list[list[float]]:
+Update = Callable[[int, int, float, float], float]  # (t, index, θ, g) -> new θ
+
+
+def reference(update: Update, steps: int = 3) -> list[list[float]]:
     theta = list(START)
     trajectory = []
     for t in range(1, steps + 1):

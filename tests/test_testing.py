@@ -1,5 +1,8 @@
 """microgrboard.testing: gradcheck catches wrong gradients; expressions() feeds property tests."""
 
+import math
+import re
+
 import pytest
 from hypothesis import given
 
@@ -29,13 +32,18 @@ def test_gradcheck_reports_each_wrong_input_with_both_values(monkeypatch):
         gradcheck(lambda x, y: x.tanh() + y, [Value(0.5, "w"), 2.0])
     message = str(caught.value)
     assert "1 of 2 inputs" in message
-    assert "w = 0.5" in message and "backprop" in message and "numerical" in message
+    wrong = math.tanh(0.5)  # what the broken rule gives: g * tanh(0.5)
+    right = 1 - math.tanh(0.5) ** 2
+    line = next(line for line in message.splitlines() if "w = 0.5" in line)
+    numbers = [float(n) for n in re.findall(r"(?:backprop|numerical) (-?[\d.e-]+)", line)]
+    assert numbers[0] == pytest.approx(wrong) and numbers[1] == pytest.approx(right, rel=1e-6)
 
 
 def test_gradcheck_restores_inputs_and_leaves_grads_alone():
-    x = Value(1.5)
-    gradcheck(lambda v: v**3, [x])
-    assert x.data == 1.5 and x.grad == 0.0
+    x, other = Value(1.5), Value(2.0)
+    x.grad, other.grad = 0.25, 0.5
+    gradcheck(lambda v: v**3 * other, [x])
+    assert x.data == 1.5 and x.grad == 0.25 and other.grad == 0.5
 
 
 def test_gradcheck_wants_a_value_back():
@@ -46,6 +54,17 @@ def test_gradcheck_wants_a_value_back():
 @given(expressions())
 def test_random_expressions_backprop_matches_central_differences(expr):
     assert gradcheck(expr, expr.inputs)
+
+
+@given(expressions())
+def test_grad_function_agrees_with_backward(expr):
+    leaves = [Value(x) for x in expr.inputs]
+    out = expr(*leaves)
+    by_function = [g.data for g in grad(out, leaves)]
+    by_graph = [g.data for g in grad(out, leaves, create_graph=True)]
+    out.backward()
+    assert by_function == pytest.approx([x.grad for x in leaves], rel=1e-12, abs=1e-12)
+    assert by_graph == pytest.approx(by_function, rel=1e-12, abs=1e-12)
 
 
 @given(expressions(n_inputs=2, max_depth=3))

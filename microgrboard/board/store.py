@@ -35,9 +35,10 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
@@ -225,7 +226,10 @@ class StoreWriter:
         self.path = store_path(directory)
         with _sql_errors(self.path):
             # isolation_level=None: we open transactions ourselves, one per log call.
-            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            # Any thread may log (a callback thread, say): the lock serialises them.
+            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                       check_same_thread=False)
+            self._lock = threading.Lock()
             try:
                 self._initialise()
             except BaseException:
@@ -256,7 +260,7 @@ class StoreWriter:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with _sql_errors(self.path):
+        with self._lock, _sql_errors(self.path):
             self._db.execute("BEGIN")
             try:
                 yield self._db
@@ -353,7 +357,8 @@ class StoreWriter:
             )
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 def _like_prefix(text: str) -> str:
@@ -485,7 +490,7 @@ class StoreReader:
             ]
 
     def graph(self, run: str, graph_id: int) -> dict[str, Any]:
-        """One snapshot: ``{"id", "tag", "step", "structure_key", "snapshot": <strict JSON str>}``."""
+        """One snapshot: id, tag, step, structure_key and "snapshot" (strict JSON text)."""
         with self._connect() as db:
             run_id = self._run_id(db, run)
             assert db is not None
@@ -535,7 +540,3 @@ class StoreReader:
                 raise RunNotFound(f"run {run!r} has no {table} at step {step}")
             return str(row[0])
 
-
-def iter_json_numbers(values: Iterable[Any]) -> list[float | None]:
-    """Numbers for a chart: non-finite become None (a gap), as strict JSON needs."""
-    return [v if isinstance(v, (int, float)) and math.isfinite(v) else None for v in values]

@@ -213,9 +213,10 @@ class Run:
         y: Sequence[float] | None = None,
         *,
         params_every: int = 10,
-        boundary_every: int = 10,
-        resolution: int = 30,
+        boundary_every: int = 20,
+        resolution: int = 20,
         graph_every: int = 10,
+        total_steps: int | None = None,
     ) -> Callable[[Any], None]:
         """A ready ``on_step`` hook for :func:`microgrboard.training.train_classifier`.
 
@@ -224,8 +225,12 @@ class Run:
         ``boundary_every`` steps it also logs the decision boundary (a
         ``resolution`` × ``resolution`` grid) and every ``graph_every`` steps the
         forward/backward graph of the first neuron on the first point, tagged
-        ``"neuron"``. The record is any object with ``step``, ``loss``, ``accuracy``,
-        ``lr`` and ``model`` attributes (a ``StepRecord``).
+        ``"neuron"``. Given ``total_steps``, the last step is logged in full too. The
+        record is any object with ``step``, ``loss``, ``accuracy``, ``lr`` and ``model``
+        attributes (a ``StepRecord``).
+
+        The decision grid costs ``resolution``² forward passes (about 0.5 s for the
+        demo's MLP at 20 × 20), hence the sparser default for boundaries.
         """
         for what, every in (("params_every", params_every), ("boundary_every", boundary_every),
                             ("graph_every", graph_every)):
@@ -234,20 +239,23 @@ class Run:
         if (X is None) != (y is None):
             raise ValueError("pass both X and y (the data set), or neither")
 
+        def due(step: int, every: int) -> bool:
+            return step % every == 0 or (total_steps is not None and step == total_steps - 1)
+
         def on_step(record: Any) -> None:
             step = record.step
             self.log(step, loss=record.loss, accuracy=record.accuracy, lr=record.lr)
             model = record.model
-            if step % params_every == 0:
+            if due(step, params_every):
                 self.log_params(model, step)
             if X is None or y is None:
                 return
-            if step % boundary_every == 0:
+            if due(step, boundary_every):
                 from microgrboard.training import decision_grid
 
                 grid = decision_grid(model, X, resolution)
                 self.log_decision_boundary(step, grid.xs, grid.ys, grid.scores, X, y)
-            if step % graph_every == 0 and hasattr(model, "layers"):
+            if due(step, graph_every) and hasattr(model, "layers"):
                 self.log_graph(neuron_graph(model.layers[0].neurons[0], X[0]), step, "neuron")
 
         return on_step

@@ -7,6 +7,10 @@
 
 const POLL_MS = 2000;
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
+// Diverging scales with white at 0: values and scores blue > 0 > red (class 1 is blue);
+// gradients green > 0 > red, as the graph's gradient tints.
+const VALUE_SCALE = [[0, "#b2182b"], [0.25, "#ef8a62"], [0.5, "#f7f7f7"], [0.75, "#67a9cf"], [1, "#2166ac"]];
+const GRAD_SCALE = [[0, "#d62728"], [0.25, "#f4a582"], [0.5, "#f7f7f7"], [0.75, "#a6dba0"], [1, "#2ca02c"]];
 const PALETTE = ["#1f77b4", "#e8710a", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                  "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
@@ -123,8 +127,9 @@ function renderRuns() {
     list.append(el("li", {},
       el("label", { title: run.name }, box,
         el("span", { class: "swatch", style: { background: runColor(run.name) } }),
-        el("span", { class: "name" }, run.name)),
-      el("span", { class: `status ${run.status}` }, status + step)));
+        el("span", { class: "run-text" },
+          el("span", { class: "name" }, run.name),
+          el("span", { class: `status ${run.status}` }, status + step)))));
   }
 }
 
@@ -169,7 +174,8 @@ function smooth(values, weight) {
     if (v === null || !Number.isFinite(v)) return null;
     last = last * weight + (1 - weight) * v;
     count += 1;
-    return last / (1 - Math.pow(weight, count));
+    // 12 digits: a constant series stays exactly constant (no 1e-17 wobble on the axis).
+    return Number((last / (1 - Math.pow(weight, count))).toPrecision(12));
   });
 }
 
@@ -210,10 +216,10 @@ function renderScalars() {
     }
     Plotly.react(div, traces, {
       title: { text: plotlyText(tag), font: { size: 14 } },
-      margin: { l: 50, r: 10, t: 36, b: 36 },
-      xaxis: { title: { text: "step" } },
+      margin: { l: 50, r: 10, t: 36, b: 24 },
+      xaxis: { zeroline: false },  // the hover label says "step"
       showlegend: Object.keys(state.scalars).length > 1,
-      legend: { orientation: "h", y: -0.25 },
+      legend: { orientation: "h", y: -0.15 },
       hovermode: "x unified",
     }, PLOT_CONFIG);
   }
@@ -464,29 +470,36 @@ function plotParamHeatmaps(div, layers) {
     const y = rows.map((r) => `N${r}`);
     const axis = 2 * index;
     for (const [field, offset, maxAbs, scale, title] of [
-      ["data", 1, maxValue, "RdBu", "value"], ["grad", 2, maxGrad, "PiYG", "grad"]]) {
+      ["data", 1, maxValue, VALUE_SCALE, "value"], ["grad", 2, maxGrad, GRAD_SCALE, "grad"]]) {
       traces.push({
         type: "heatmap", z: grid(field), x: columns, y, text,
         xaxis: `x${axis + offset}`, yaxis: `y${axis + offset}`,
-        colorscale: scale, zmin: -maxAbs, zmax: maxAbs, reversescale: field === "data",
+        colorscale: scale, zmin: -maxAbs, zmax: maxAbs,
         showscale: index === 0, hoverongaps: false,
         colorbar: { len: 0.45, y: offset === 1 ? 0.78 : 0.22, thickness: 10, title: { text: title } },
         hovertemplate: `%{text}<br>${title} %{z:.4g}<extra></extra>`,
       });
     }
   });
-  const layout = {
-    grid: { rows: names.length, columns: 2, pattern: "independent", ygap: 0.25 },
-    margin: { l: 50, r: 20, t: 30, b: 30 }, height: Math.max(320, 190 * names.length),
-    annotations: [],
-  };
+  // Each layer's band is as tall as its neurons, plus room for its title and ticks.
+  const GAP = 3, UNIT = 22;
+  const heights = names.map((name) => layers.get(name).rows.size);
+  const units = heights.reduce((a, b) => a + b, 0) + GAP * names.length;
+  const layout = { margin: { l: 50, r: 20, t: 10, b: 10 }, height: Math.max(300, units * UNIT + 20),
+                   annotations: [] };
+  let used = 0;
   names.forEach((name, index) => {
-    layout[`yaxis${2 * index + 1}`] = { autorange: "reversed" };
-    layout[`yaxis${2 * index + 2}`] = { autorange: "reversed" };
-    for (const [offset, what] of [[1, "values"], [2, "gradients"]]) {
+    const top = 1 - (used + 1.2) / units;
+    const bottom = 1 - (used + 1.2 + heights[index]) / units;
+    used += heights[index] + GAP;
+    for (const [offset, what, domain] of [[1, "values", [0, 0.44]], [2, "gradients", [0.5, 0.94]]]) {
+      const n = 2 * index + offset;
+      layout[`xaxis${n}`] = { domain, anchor: `y${n}`, tickangle: 0, tickfont: { size: 10 } };
+      layout[`yaxis${n}`] = { domain: [bottom, top], anchor: `x${n}`, autorange: "reversed",
+                              tickfont: { size: 10 } };
       layout.annotations.push({ text: plotlyText(`${name} ${what}`), showarrow: false,
-        xref: `x${2 * index + offset} domain`, yref: `y${2 * index + offset} domain`,
-        x: 0.5, y: 1.12, font: { size: 12 } });
+        xref: "paper", yref: "paper", x: (domain[0] + domain[1]) / 2, y: top,
+        yanchor: "bottom", font: { size: 12 } });
     }
   });
   Plotly.react(div, traces, layout, PLOT_CONFIG);
@@ -527,10 +540,12 @@ async function showBoundary() {
   const z = b.scores.map((row) => row.map((v) => { const x = asNumber(v); return Number.isFinite(x) ? x : null; }));
   const limit = Math.max(1e-12, ...z.flat().filter((v) => v !== null).map(Math.abs));
   const traces = [
-    { type: "heatmap", x: b.xs, y: b.ys, z, zmid: 0, zmin: -limit, zmax: limit, colorscale: "RdBu",
+    { type: "heatmap", x: b.xs, y: b.ys, z, zmin: -limit, zmax: limit, colorscale: VALUE_SCALE,
+      showlegend: false,
       opacity: 0.75, colorbar: { thickness: 10, title: { text: "score" } },
       hovertemplate: "(%{x:.2f}, %{y:.2f})<br>score %{z:.3g}<extra></extra>" },
     { type: "contour", x: b.xs, y: b.ys, z, showscale: false, hoverinfo: "skip",
+      name: "boundary (score 0)", showlegend: true,
       contours: { coloring: "none", start: 0, end: 0, size: 1 }, line: { color: "#263238", width: 2.5 } },
   ];
   const classes = [...new Set(b.labels.map(asNumber))].sort((p, q) => p - q);

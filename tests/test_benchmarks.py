@@ -1,0 +1,56 @@
+"""Smoke test of the engine benchmark: its --quick run finishes and prints its ratios.
+
+No timing is asserted (the machine is shared and noisy); the figures live in
+benchmarks/RESULTS.md. The benchmark itself checks that both engines computed the
+same gradients, and fails if they did not.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_engine.py"
+NUMBER = r"\d+(?:\.\d+)?"
+
+
+@pytest.fixture(scope="module")
+def quick_run() -> str:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "ratio",
+    [
+        rf"^ratio demo step, gc on \(as users run it\): {NUMBER}x faster than micrograd",
+        rf"^ratio demo step, gc off \(engines alone\): {NUMBER}x faster than micrograd",
+        rf"^ratio chain of [\d,]+ nodes: {NUMBER}x faster than micrograd",
+        rf"^ratio wide sum of [\d,]+ products: {NUMBER}x faster than micrograd",
+        rf"^ratio bytes per node: {NUMBER}x smaller than micrograd \({NUMBER} B vs {NUMBER} B",
+    ],
+)
+def test_quick_run_prints_each_ratio(quick_run, ratio):
+    assert re.search(ratio, quick_run, re.MULTILINE), quick_run
+
+
+@pytest.mark.slow
+def test_quick_run_checks_that_both_engines_agree(quick_run):
+    assert "both engines' losses agree" in quick_run
+
+
+@pytest.mark.slow
+def test_quick_run_skips_micrograd_past_its_recursion_limit_rather_than_crash(quick_run):
+    chain = re.findall(r"^chain, n = ([\d,]+) +micrograd (.*)$", quick_run, re.MULTILINE)
+    assert [n for n, _ in chain] == ["1,000", "10,000", "20,000"], quick_run
+    assert "skipped" not in chain[1][1]
+    assert "micrograd skipped: recursion limit" in chain[2][1]

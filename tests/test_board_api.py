@@ -1,0 +1,300 @@
+"""The board's HTTP API, through Starlette's TestClient, and ``microgrboard board``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+with warnings.catch_warnings():  # Starlette 1.x nags about httpx vs httpx2; httpx works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from microgrboard import Value
+from microgrboard.board.server import bind_socket, create_app, serve
+from microgrboard.board.store import StoreError, store_path
+from microgrboard.board.writer import Run
+from microgrboard.examples import apple_tax, neuron
+from microgrboard.nn import MLP
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def logdir(tmp_path: Path) -> Path:
+    model = MLP(2, [2, 1], seed=0)
+    with Run(tmp_path, name="good", hparams={"lr": 0.1}) as run:
+        for step in range(3):
+            run.log(step, loss=1.0 / (step + 1), acc=0.5)
+            run.log_graph(neuron().output, step, tag="neuron")
+        run.log(3, loss=float("nan"))
+        run.log_graph(apple_tax().output, 0, tag="apples")
+        run.log_params(model, 0)
+        run.log_decision_boundary(0, [0, 1], [0, 1], [[-1, 1], [1, 2]], [(0, 0)], [1])
+    return tmp_path
+
+
+@pytest.fixture
+def client(logdir: Path) -> TestClient:
+    return TestClient(create_app(logdir))
+
+
+def test_index_page_is_served_with_security_headers(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+    assert '<div id="scalars"' in response.text and "/vendor/plotly.min.js" in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_static_files_and_plotly_from_the_plotly_package(client: TestClient) -> None:
+    assert "function formatNumber" in client.get("/static/board.js").text
+    assert client.get("/static/board.css").status_code == 200
+    plotly = client.get("/vendor/plotly.min.js")
+    assert plotly.status_code == 200 and "javascript" in plotly.headers["content-type"]
+    assert len(plotly.content) > 1_000_000 and b"plotly.js" in plotly.content[:500]
+    assert client.get("/static/../server.py").status_code == 404
+
+
+def test_runs(client: TestClient, logdir: Path) -> None:
+    body = client.get("/api/runs").json()
+    assert body["logdir"] == str(logdir)
+    [run] = body["runs"]
+    assert run["name"] == "good" and run["hparams"] == {"lr": 0.1}
+    assert run["tags"] == ["acc", "loss"] and run["status"] == "finished"
+    assert (run["graphs"], run["params"], run["boundaries"], run["last_step"]) == (4, 1, 1, 3)
+
+
+def test_scalars_are_strict_json_with_gaps_for_nan(client: TestClient) -> None:
+    response = client.get("/api/scalars", params={"run": "good"})
+    assert "NaN" not in response.text
+    loss = response.json()["runs"]["good"]["loss"]
+    assert loss["steps"] == [0, 1, 2, 3]
+    assert loss["values"][:3] == [1.0, 0.5, pytest.approx(1 / 3)] and loss["values"][3] is None
+
+
+def test_scalars_of_several_runs(client: TestClient, logdir: Path) -> None:
+    with Run(logdir, name="other") as run:
+        run.log(0, loss=7.0)
+    runs = client.get("/api/scalars", params=[("run", "good"), ("run", "other")]).json()["runs"]
+    assert runs["other"]["loss"]["values"] == [7.0] and "acc" in runs["good"]
+
+
+def test_graph_list_snapshot_and_cached_layout(client: TestClient) -> None:
+    graphs = client.get("/api/graphs", params={"run": "good"}).json()["graphs"]
+    assert [(g["tag"], g["step"]) for g in graphs] == [
+        ("apples", 0), ("neuron", 0), ("neuron", 1), ("neuron", 2)]
+    first = graphs[1]
+    record = client.get("/api/graph", params={"run": "good", "id": first["id"]}).json()
+    snap = record["snapshot"]
+    assert record["structure_key"] == first["structure_key"]
+    assert {"id", "label", "op", "data", "grad"} <= snap["nodes"][0].keys()
+    assert snap["nodes"][snap["root"]]["data"] == pytest.approx(0.7071067811865476)
+
+    layouts = client.app.state.layouts  # type: ignore[attr-defined]
+    svg = client.get("/api/graph.svg", params={"run": "good", "key": first["structure_key"]})
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    for node in snap["nodes"]:  # every node and its cells are addressable by the page
+        assert f'id="n{node["id"]}"' in svg.text
+        assert f'id="a_n{node["id"]}&#45;data"' in svg.text
+    assert "8.888e&#45;05" in svg.text  # placeholder numbers: the page writes the real ones
+    assert layouts.layouts_computed == 1
+    for _ in range(3):  # the same structure again: no new layout
+        client.get("/api/graph.svg", params={"run": "good", "key": first["structure_key"]})
+    assert layouts.layouts_computed == 1
+    client.get("/api/graph.svg", params={"run": "good", "key": graphs[0]["structure_key"]})
+    assert layouts.layouts_computed == 2
+
+
+def test_params_and_boundary(client: TestClient) -> None:
+    assert client.get("/api/params/steps", params={"run": "good"}).json() == {"steps": [0]}
+    params = client.get("/api/params", params={"run": "good", "step": 0}).json()
+    assert params["names"][:3] == ["L0.N0.w0", "L0.N0.w1", "L0.N0.b"]
+    assert len(params["data"]) == len(params["grad"]) == 9
+    assert client.get("/api/boundaries/steps", params={"run": "good"}).json() == {"steps": [0]}
+    boundary = client.get("/api/boundary", params={"run": "good", "step": 0}).json()
+    assert boundary["scores"] == [[-1, 1], [1, 2]] and boundary["labels"] == [1]
+
+
+ENDPOINTS = ["/api/scalars", "/api/graphs", "/api/graph", "/api/graph.svg", "/api/params/steps",
+             "/api/params", "/api/boundaries/steps", "/api/boundary"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("name", ["../good", "..", "a/b", "..\\x", "x\x00"])
+def test_bad_run_names_are_400(client: TestClient, endpoint: str, name: str) -> None:
+    response = client.get(endpoint, params={"run": name, "id": 1, "step": 0, "key": "ab"})
+    assert response.status_code == 400
+    assert "run name" in response.json()["error"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_unknown_runs_are_404_and_missing_parameters_400(
+    client: TestClient, endpoint: str
+) -> None:
+    response = client.get(endpoint, params={"run": "nope", "id": 1, "step": 0, "key": "ab"})
+    assert response.status_code == 404 and "no run named 'nope'" in response.json()["error"]
+    assert client.get(endpoint).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "message"),
+    [
+        ("/api/graph", {"run": "good", "id": "x"}, 400, "must be an integer"),
+        ("/api/graph", {"run": "good", "id": "-1"}, 400, "must be >= 0"),
+        ("/api/graph", {"run": "good", "id": "999"}, 404, "no graph snapshot 999"),
+        ("/api/params", {"run": "good", "step": "7"}, 404, "no params at step 7"),
+        ("/api/boundary", {"run": "good", "step": "1.5"}, 400, "must be an integer"),
+        ("/api/graph.svg", {"run": "good", "key": "../x"}, 400, "structure key"),
+        ("/api/graph.svg", {"run": "good", "key": "abc123"}, 404, "no graph with structure"),
+    ],
+)
+def test_bad_parameters(client: TestClient, path: str, params: dict[str, str], status: int,
+                        message: str) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == status and message in response.json()["error"]
+
+
+def test_path_like_urls_do_not_reach_files(client: TestClient) -> None:
+    for url in ["/api/runs/../../etc/passwd", "/static/%2e%2e/server.py", "/..%2f..%2fetc"]:
+        response = client.get(url)
+        assert response.status_code == 404 and "root:" not in response.text
+
+
+def test_user_strings_are_escaped_in_the_page(tmp_path: Path) -> None:
+    evil = tmp_path / "<script>alert(1)<\\script>"
+    evil.mkdir()
+    page = TestClient(create_app(evil)).get("/").text
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;" in page
+
+
+def test_labels_are_escaped_in_the_drawing(tmp_path: Path) -> None:
+    x = Value(1.0, "<img src=x onerror=alert(1)>")
+    y = x * 2.0
+    y.label = "</text><script>alert(2)</script>"
+    y.backward()
+    with Run(tmp_path, name="<b onclick=alert(3)>bold") as run:
+        run.log_graph(y, 0, tag="<i>t<\\i>")
+    client = TestClient(create_app(tmp_path))
+    key = client.get("/api/graphs", params={"run": "<b onclick=alert(3)>bold"}).json()["graphs"][0][
+        "structure_key"]
+    svg = client.get("/api/graph.svg", params={"run": "<b onclick=alert(3)>bold", "key": key}).text
+    assert "<script" not in svg and "<img" not in svg
+    assert "&lt;img src=x onerror=alert(1)&gt;" in svg
+
+
+def test_json_is_strict_for_non_finite_graph_numbers(tmp_path: Path) -> None:
+    x = Value(-1.0, "x")
+    y = x * float("inf")  # data -inf
+    y.backward()
+    with Run(tmp_path, name="inf") as run:
+        run.log_graph(y, 0)
+    client = TestClient(create_app(tmp_path))
+    response = client.get("/api/graph", params={"run": "inf", "id": 1})
+    body = json.loads(response.text, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert body["snapshot"]["nodes"][-1]["data"] == "-Infinity"
+
+
+def test_empty_missing_and_vanishing_log_directories(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        create_app(tmp_path / "missing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    client = TestClient(create_app(empty))
+    assert client.get("/api/runs").json()["runs"] == []  # training may not have started
+    assert client.get("/").status_code == 200
+    assert client.get("/api/scalars", params={"run": "x"}).status_code == 404
+    empty.rmdir()
+    response = client.get("/api/runs")
+    assert response.status_code == 500 and "no longer exists" in response.json()["error"]
+
+
+def test_a_corrupt_store_is_refused_up_front(tmp_path: Path) -> None:
+    store_path(tmp_path).write_bytes(b"garbage" * 1000)
+    with pytest.raises(StoreError, match="corrupt"):
+        create_app(tmp_path)
+
+
+def test_the_board_only_reads(client: TestClient, logdir: Path) -> None:
+    before = store_path(logdir).read_bytes()
+    for path in ["/api/runs", "/api/scalars?run=good", "/api/graphs?run=good"]:
+        assert client.get(path).status_code == 200
+    assert client.post("/api/runs").status_code == 405
+    assert store_path(logdir).read_bytes() == before
+
+
+def test_host_header_checked_when_given(logdir: Path) -> None:
+    client = TestClient(create_app(logdir, allowed_hosts=["127.0.0.1"]), base_url="http://evil.com")
+    assert client.get("/api/runs").status_code == 400
+    client = TestClient(create_app(logdir, allowed_hosts=["127.0.0.1"]),
+                        base_url="http://127.0.0.1:6006")
+    assert client.get("/api/runs").status_code == 200
+
+
+def test_serve_refuses_a_missing_logdir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = serve(Namespace(logdir=str(tmp_path / "nope"), host="127.0.0.1", port=6006))
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_corrupt_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_path(tmp_path).write_bytes(b"garbage" * 1000)
+    assert serve(Namespace(logdir=str(tmp_path), host="127.0.0.1", port=6006)) == 2
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_a_busy_port_moves_to_the_next_free_one() -> None:
+    first, port = bind_socket("127.0.0.1", 0)
+    try:
+        second, other = bind_socket("127.0.0.1", port, tries=20)
+        second.close()
+        assert other != port and port < other < port + 20
+        with pytest.raises(OSError, match="all busy"):
+            bind_socket("127.0.0.1", port, tries=1)
+    finally:
+        first.close()
+
+
+def test_microgrboard_board_command_serves_and_says_where(logdir: Path) -> None:
+    # A busy port: the command says so and uses the next one.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "microgrboard", "board", "--logdir", str(logdir),
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        assert f"port {port} is busy" in lines[0], lines
+        match = re.search(r"at (http://127\.0\.0\.1:(\d+)/)", lines[1])
+        assert match, lines
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(match.group(1) + "api/runs", timeout=2) as response:
+                    body = json.load(response)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the board did not answer"
+                time.sleep(0.1)
+        assert [r["name"] for r in body["runs"]] == ["good"]
+    finally:
+        process.terminate()
+        process.wait(10)
+        busy.close()

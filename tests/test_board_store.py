@@ -1,0 +1,347 @@
+"""The board's store and writer: round trips, bad input, schema errors, crashes, concurrency."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from microgrboard import Value
+from microgrboard.board.store import (
+    SCHEMA_VERSION,
+    InvalidName,
+    RunNotFound,
+    StoreError,
+    StoreReader,
+    StoreWriter,
+    store_path,
+)
+from microgrboard.board.writer import Run, neuron_graph
+from microgrboard.examples import neuron
+from microgrboard.nn import MLP, Neuron
+from microgrboard.snapshot import snapshot, structure_key
+
+
+def test_scalars_round_trip_with_values_nan_and_inf(tmp_path: Path) -> None:
+    with Run(tmp_path, name="a", hparams={"lr": 0.1, "layers": [16, 1]}) as run:
+        run.log(0, loss=Value(2.5), lr=0.1)
+        run.log(1, loss=float("nan"), lr=0.1)
+        run.log(2, loss=float("inf"), **{"train/acc": 1})
+        run.log(2, loss=0.5)  # the same (tag, step) again: the last one wins
+    reader = StoreReader(tmp_path)
+    [info] = reader.runs()
+    assert info["name"] == "a" and info["status"] == "finished"
+    assert info["hparams"] == {"lr": 0.1, "layers": [16, 1]}
+    assert info["tags"] == ["loss", "lr", "train/acc"] and info["last_step"] == 2
+    series = reader.scalars("a")
+    assert series["loss"]["steps"] == [0, 1, 2]
+    assert series["loss"]["values"][0] == 2.5 and math.isnan(series["loss"]["values"][1])
+    assert series["loss"]["values"][2] == 0.5
+    assert series["train/acc"]["values"] == [1.0]
+
+
+def test_graph_params_and_boundary_round_trip(tmp_path: Path) -> None:
+    example = neuron()
+    model = MLP(2, [3, 1], seed=0)
+    for p in model.parameters():
+        p.grad = 0.25
+    with Run(tmp_path, name="g") as run:
+        run.log_graph(example.output, 0, tag="neuron")
+        run.log_graph(snapshot(example.output), 5, tag="neuron")
+        run.log_params(model, 0)
+        run.log_params({"w": Value(1.5)}, 1)
+        run.log_decision_boundary(3, [0.0, 1.0], [0.0, 1.0, 2.0], [1, 2, 3, 4, 5, 6],
+                                  [(0.5, 0.5), (1.0, 2.0)], [0, 1])
+    reader = StoreReader(tmp_path)
+    graphs = reader.graphs("g")
+    assert [(g["tag"], g["step"], g["nodes"]) for g in graphs] == [("neuron", 0, 10),
+                                                                   ("neuron", 5, 10)]
+    assert graphs[0]["structure_key"] == structure_key(snapshot(example.output))
+    stored = json.loads(reader.graph("g", graphs[1]["id"])["snapshot"])
+    assert stored == json.loads(json.dumps(snapshot(example.output)))
+    root = stored["nodes"][stored["root"]]
+    assert root["label"] == "o" and root["data"] == pytest.approx(0.7071067811865476)
+    params = json.loads(reader.payload("params", "g", 0))
+    assert params["names"] == [name for name, _ in model.named_parameters()]
+    assert params["data"] == [p.data for p in model.parameters()]
+    assert params["grad"] == [0.25] * len(params["grad"])
+    assert reader.payload_steps("params", "g") == [0, 1]
+    boundary = json.loads(reader.payload("boundaries", "g", 3))
+    assert boundary["scores"] == [[1, 2], [3, 4], [5, 6]]  # flat scores: one row per y
+    assert boundary["points"] == [[0.5, 0.5], [1.0, 2.0]] and boundary["labels"] == [0, 1]
+    with pytest.raises(RunNotFound, match="no boundaries at step 4"):
+        reader.payload("boundaries", "g", 4)
+
+
+def test_non_finite_numbers_are_stored_as_strict_json(tmp_path: Path) -> None:
+    x = Value(-1.0, "x")
+    y = x.sqrt() if False else x * float("inf")
+    with Run(tmp_path, name="n") as run:
+        run.log_graph(y, 0)
+        run.log_params([Value(float("nan"), "p")], 0)
+    reader = StoreReader(tmp_path)
+    text = reader.graph("n", reader.graphs("n")[0]["id"])["snapshot"]
+    assert "-Infinity" in text and "NaN" not in text.replace('"NaN"', "")
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in stored JSON"))
+    assert json.loads(reader.payload("params", "n", 0))["data"] == ["NaN"]
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "a\\b", "", " a", "..", "a\x00b", "x" * 201, 7])
+def test_bad_run_names_are_refused(tmp_path: Path, name: object) -> None:
+    with pytest.raises(InvalidName):
+        Run(tmp_path, name=name)  # type: ignore[arg-type]
+    with pytest.raises(InvalidName):
+        StoreReader(tmp_path).scalars(name)  # type: ignore[arg-type]
+
+
+def test_existing_names_are_renamed_replaced_or_refused(tmp_path: Path) -> None:
+    names = []
+    for _ in range(3):
+        with Run(tmp_path, name="exp_1%") as run:  # LIKE wildcards in the name are literal
+            run.log(0, loss=1.0)
+            names.append(run.name)
+    assert names == ["exp_1%", "exp_1%-2", "exp_1%-3"]
+    with Run(tmp_path, name="exp_1%", if_exists="replace") as run:
+        run.log(0, loss=9.0)
+    reader = StoreReader(tmp_path)
+    assert reader.scalars("exp_1%")["loss"]["values"] == [9.0]
+    with pytest.raises(StoreError, match="already exists"):
+        Run(tmp_path, name="exp_1%", if_exists="error")
+    assert sorted(r["name"] for r in reader.runs()) == ["exp_1%", "exp_1%-2", "exp_1%-3"]
+
+
+def test_default_name_is_the_start_time(tmp_path: Path) -> None:
+    with Run(tmp_path) as run:
+        assert len(run.name) == len("2024-01-31_12-00-00") and run.name[4] == "-"
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda r: r.log(-1, loss=1.0), ValueError, "step must be an int >= 0"),
+        (lambda r: r.log(True, loss=1.0), ValueError, "step must be an int"),
+        (lambda r: r.log(1.5, loss=1.0), ValueError, "step must be an int"),
+        (lambda r: r.log(0), ValueError, "at least one scalar"),
+        (lambda r: r.log(0, loss="low"), TypeError, "scalar 'loss' must be a number"),
+        (lambda r: r.log(0, loss=None), TypeError, "scalar 'loss' must be a number"),
+        (lambda r: r.log_graph(3.0, 0), TypeError, "takes a Value or a snapshot"),
+        (lambda r: r.log_params(3, 0), TypeError, "log_params"),
+        (lambda r: r.log_params({"w": 1.0}, 0), TypeError, "parameter 'w' must be a Value"),
+        (lambda r: r.log_decision_boundary(0, [0, 1], [0], [[1, 2, 3]], [], []), ValueError,
+         "scores must be 1 rows"),
+        (lambda r: r.log_decision_boundary(0, [0, 1], [0], [1, 2, 3], [], []), ValueError,
+         "flat scores must hold"),
+        (lambda r: r.log_decision_boundary(0, [0], [0], [[1]], [(1, 2, 3)], [0]), ValueError,
+         r"points\[0\] must be an \(x, y\) pair"),
+        (lambda r: r.log_decision_boundary(0, [0], [0], [[1]], [(1, 2)], [0, 1]), ValueError,
+         "1 points but 2 labels"),
+        (lambda r: r.log_decision_boundary(0, [], [0], [], [], []), ValueError, "at least one"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(tmp_path: Path, call, error, message) -> None:  # type: ignore[no-untyped-def]
+    with Run(tmp_path, name="bad") as run:
+        with pytest.raises(error, match=message):
+            call(run)
+        run.log(0, loss=1.0)  # and the run still works afterwards
+    assert StoreReader(tmp_path).scalars("bad")["loss"]["values"] == [1.0]
+
+
+def test_hparams_must_be_json_data(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"hparams\['model'\] must be JSON data"):
+        Run(tmp_path, name="h", hparams={"model": object()})
+    with pytest.raises(TypeError, match="hparams must be a dict"):
+        Run(tmp_path, name="h", hparams=[1, 2])  # type: ignore[arg-type]
+
+
+def test_context_manager_marks_failure_and_closed_runs_refuse_writes(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), Run(tmp_path, name="boom") as run:
+        run.log(0, loss=1.0)
+        raise RuntimeError("diverged")
+    assert StoreReader(tmp_path).runs()[0]["status"] == "failed"
+    with pytest.raises(StoreError, match="run 'boom' is closed"):
+        run.log(1, loss=1.0)
+    run.close()  # twice is harmless
+
+
+def _assert_no_sql_traceback(error: BaseException) -> None:
+    # "never a traceback into SQL": no sqlite3 error is chained to the StoreError.
+    assert error.__cause__ is None
+    assert error.__context__ is None or error.__suppress_context__
+
+
+def test_newer_corrupt_and_foreign_files_give_clear_errors(tmp_path: Path) -> None:
+    with Run(tmp_path / "newer", name="a") as run:
+        run.log(0, loss=1.0)
+    db = sqlite3.connect(store_path(tmp_path / "newer"))
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    for open_store in (StoreReader(tmp_path / "newer").runs, lambda: Run(tmp_path / "newer")):
+        with pytest.raises(StoreError, match="newer microgrboard") as info:
+            open_store()
+        _assert_no_sql_traceback(info.value)
+
+    (tmp_path / "corrupt").mkdir()
+    store_path(tmp_path / "corrupt").write_bytes(b"this is not SQLite at all " * 200)
+    for open_store in (StoreReader(tmp_path / "corrupt").runs, lambda: Run(tmp_path / "corrupt")):
+        with pytest.raises(StoreError, match="corrupt or not a microgrboard log store") as info:
+            open_store()
+        _assert_no_sql_traceback(info.value)
+
+    (tmp_path / "foreign").mkdir()
+    other = sqlite3.connect(store_path(tmp_path / "foreign"))
+    other.execute("CREATE TABLE notes (text)")
+    other.commit()
+    other.close()
+    with pytest.raises(StoreError, match="not a microgrboard log store"):
+        StoreReader(tmp_path / "foreign").runs()
+
+
+def test_reader_on_missing_or_empty_directories(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        StoreReader(tmp_path / "nope")
+    assert StoreReader(tmp_path).runs() == []  # no store yet: no runs, no error
+    with pytest.raises(RunNotFound, match="no run named 'x'"):
+        StoreReader(tmp_path).scalars("x")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="not a directory"):
+        Run(tmp_path / "file")
+
+
+def test_the_reader_cannot_write(tmp_path: Path) -> None:
+    with Run(tmp_path, name="a") as run:
+        run.log(0, loss=1.0)
+    reader = StoreReader(tmp_path)
+    with reader._connect() as db, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        assert db is not None
+        db.execute("DELETE FROM runs")
+
+
+def test_reading_while_another_thread_writes(tmp_path: Path) -> None:
+    steps = 300
+    run = Run(tmp_path, name="live")
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for step in range(steps):
+                run.log(step, loss=1.0 / (step + 1), acc=step / steps)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reader = StoreReader(tmp_path)
+    seen: list[int] = []
+    while True:
+        done = not writer.is_alive()  # checked before reading: the last read sees all
+        series = reader.scalars("live")
+        loss = series.get("loss", {"steps": []})["steps"]
+        # Every read sees a whole prefix: committed steps, in order, none half-written.
+        assert loss == list(range(len(loss)))
+        assert series.get("acc", {"steps": []})["steps"] == loss
+        seen.append(len(loss))
+        if done:
+            break
+    writer.join()
+    run.close()
+    assert not errors
+    assert seen == sorted(seen) and seen[-1] == steps
+
+
+_KILLED_WRITER = """
+import sys
+from microgrboard.board.writer import Run
+from microgrboard.examples import neuron
+run = Run(sys.argv[1], name="killed", hparams={"lr": 0.5})
+for step in range(100000):
+    run.log(step, loss=1.0 / (step + 1))
+    if step % 10 == 0:
+        run.log_graph(neuron().output, step, tag="neuron")
+    print(step, flush=True)
+"""
+
+
+def test_a_writer_killed_mid_run_loses_no_committed_step(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert process.stdout is not None
+    committed = -1
+    for line in process.stdout:
+        committed = int(line)
+        if committed >= 40:
+            break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    assert process.returncode == -signal.SIGKILL
+    reader = StoreReader(tmp_path)  # read-only, with the dead writer's WAL still there
+    [info] = reader.runs()
+    assert info["name"] == "killed" and info["status"] == "running"
+    steps = reader.scalars("killed")["loss"]["steps"]
+    assert steps[: committed + 1] == list(range(committed + 1))  # every printed step is there
+    assert [g["step"] for g in reader.graphs("killed")][:5] == [0, 10, 20, 30, 40]
+    with Run(tmp_path, name="after") as run:  # and the store takes new runs
+        run.log(0, loss=1.0)
+    assert [r["name"] for r in StoreReader(tmp_path).runs()] == ["killed", "after"]
+
+
+def test_two_writers_share_one_store(tmp_path: Path) -> None:
+    first, second = StoreWriter(tmp_path), StoreWriter(tmp_path)
+    a, _ = first.create_run("a")
+    b, _ = second.create_run("b")
+    first.log_scalars(a, 0, {"loss": 1.0})
+    second.log_scalars(b, 0, {"loss": 2.0})
+    first.close()
+    second.close()
+    reader = StoreReader(tmp_path)
+    assert [reader.scalars(n)["loss"]["values"] for n in ("a", "b")] == [[1.0], [2.0]]
+
+
+def test_training_callback_logs_a_step_record(tmp_path: Path) -> None:
+    model = MLP(2, [4, 1], seed=0)
+    for p in model.parameters():
+        p.grad = 0.5
+    X, y = [(0.0, 1.0), (1.0, 0.0), (0.5, 0.5)], [0, 1, 1]
+    with Run(tmp_path, name="cb") as run:
+        hook = run.training_callback(X, y, params_every=2, boundary_every=2, graph_every=2,
+                                     resolution=3, total_steps=4)
+        for step in range(4):
+            hook(SimpleNamespace(step=step, loss=1.0 - step / 10, accuracy=0.5, lr=0.1,
+                                 model=model))
+        with pytest.raises(ValueError, match="params_every must be a positive int"):
+            run.training_callback(params_every=0)
+        with pytest.raises(ValueError, match="both X and y"):
+            run.training_callback(X)
+    assert all(p.grad == 0.5 for p in model.parameters())  # the neuron graph used a copy
+    reader = StoreReader(tmp_path)
+    assert reader.scalars("cb")["loss"]["values"] == [1.0, 0.9, 0.8, 0.7]
+    assert reader.payload_steps("params", "cb") == [0, 2, 3]  # and the last step
+    assert reader.payload_steps("boundaries", "cb") == [0, 2, 3]
+    boundary = json.loads(reader.payload("boundaries", "cb", 0))
+    assert len(boundary["xs"]) == 3 and len(boundary["scores"]) == 3
+    assert [g["step"] for g in reader.graphs("cb")] == [0, 2, 3]
+
+
+def test_neuron_graph_matches_a_hand_computed_neuron() -> None:
+    cell = Neuron(2, "tanh", seed=0, name="L0.N0")
+    w0, w1 = cell.w[0].data, cell.w[1].data
+    out = neuron_graph(cell, [2.0, -1.0])
+    expected = math.tanh(2.0 * w0 - w1)
+    assert out.data == pytest.approx(expected)
+    snap = snapshot(out)
+    by_label = {n["label"]: n for n in snap["nodes"]}
+    # d tanh(2 w0 - w1 + b) / d w0 = 2 (1 - tanh²)
+    assert by_label["L0.N0.w0"]["grad"] == pytest.approx(2.0 * (1 - expected**2))
+    assert by_label["x1"]["grad"] == pytest.approx(w1 * (1 - expected**2))
+    assert cell.w[0].grad == 0.0
