@@ -198,36 +198,47 @@ def seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def demo_steps(
-    engine: Engine,
-    data: tuple[Points, list[int]],
-    weights: list[float],
-    collector: bool,
-    steps: int,
-    warmup: int,
+def demo_gc_on(
+    engine: Engine, data: tuple[Points, list[int]], weights: list[float], steps: int, warmup: int
 ) -> tuple[list[float], list[float]]:
-    """Times of steps warmup.. of a fresh demo run, and every step's loss.
+    """As a user runs it: a fresh model, consecutive steps, garbage left to the collector.
 
-    collector=True: as a user runs it, garbage left to the collector. collector=False:
-    the engine alone, collector off, each step's garbage collected between steps, untimed.
+    Returns the times of the steps after the warm-up, and every step's loss.
     """
-    X, y = data
     gc.collect()  # start clean: no garbage left by the other engine
     model = fresh_mlp(engine, weights)
     times, losses = [], []
-    if not collector:
-        gc.disable()
+    for k in range(steps):
+        start = time.perf_counter()
+        losses.append(demo_step(engine, model, *data, k))
+        if k >= warmup:
+            times.append(time.perf_counter() - start)
+    return times, losses
+
+
+def demo_gc_off(
+    data: tuple[Points, list[int]], weights: list[float], steps: int, warmup: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    """The engines alone: collector off, garbage collected between steps (untimed).
+
+    The engines take turns step by step, so that the load of other processes hits both
+    alike. Returns, per engine, the times of the steps after the warm-up and the losses.
+    """
+    models = {engine.name: fresh_mlp(engine, weights) for engine in ENGINES}
+    results: dict[str, tuple[list[float], list[float]]] = {e.name: ([], []) for e in ENGINES}
+    gc.disable()
     try:
         for k in range(steps):
-            if not collector:
+            for engine in ENGINES:
                 gc.collect()
-            start = time.perf_counter()
-            losses.append(demo_step(engine, model, X, y, k))
-            if k >= warmup:
-                times.append(time.perf_counter() - start)
+                times, losses = results[engine.name]
+                start = time.perf_counter()
+                losses.append(demo_step(engine, models[engine.name], *data, k))
+                if k >= warmup:
+                    times.append(time.perf_counter() - start)
     finally:
         gc.enable()
-    return times, losses
+    return results
 
 
 def fmt_seconds(s: float) -> str:
@@ -278,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # micrograd's demo step
     points = 20 if quick else 100
     # (rounds, steps per round, of which warm-up): gc off is cheap, so it gets more rounds.
-    plan = {True: (1, 3, 1), False: (1, 3, 1)} if quick else {True: (3, 6, 2), False: (6, 6, 2)}
+    plan = {True: (1, 3, 1), False: (1, 3, 1)} if quick else {True: (3, 6, 2), False: (4, 8, 2)}
     data = moons(points)
     rng = random.Random(SEED)
     weights = [rng.uniform(-1, 1) for _ in MICROGRBOARD.make_mlp().parameters()]
@@ -290,9 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         losses: dict[str, list[float]] = {}
         rounds, steps, warmup = plan[collector]
         for _ in range(rounds):
-            for engine in ENGINES:
-                t, losses[engine.name] = demo_steps(engine, data, weights, collector, steps, warmup)
-                times[engine.name].extend(t)
+            if collector:
+                for engine in ENGINES:
+                    t, losses[engine.name] = demo_gc_on(engine, data, weights, steps, warmup)
+                    times[engine.name].extend(t)
+            else:
+                for name, (t, losses[name]) in demo_gc_off(data, weights, steps, warmup).items():
+                    times[name].extend(t)
         for a, b in zip(losses["micrograd"], losses["microgrboard"]):
             if not math.isclose(a, b, rel_tol=1e-9):
                 raise RuntimeError(f"the engines' demo losses differ: {a} vs {b}")

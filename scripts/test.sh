@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install everything the tests need from this repository's own files, then run them.
 #   bash scripts/test.sh [pytest arguments]
-# Creates .venv (Python >= 3.10 with venv and pip is all it assumes) and, for the board's
-# browser test, Debian's chromium (Playwright drives it; no browser download).
+# Creates .venv (Python >= 3.10 with venv and pip) and installs two Debian packages when
+# missing: chromium, for the board's browser test (Playwright drives it; no browser
+# download), and graphviz, so that drawing is tested through the system `dot` as well as
+# through the Graphviz bundled in the pygraphviz wheel (the tests hide `dot` for that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,13 +12,16 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "installing Debian's chromium for the browser test..."
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+if [ -n "$missing" ]; then
+    echo "installing Debian packages:$missing"
     sudo_=""
     [ "$(id -u)" -eq 0 ] || sudo_="sudo"
     $sudo_ apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq $missing >/dev/null
 fi
 
-# pytest exits 5 when it collects no test: with `set -e` that fails the run too.
+# The script's exit code is pytest's: 5 (no test collected) fails CI like any failure.
 exec .venv/bin/python -m pytest "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -146,11 +147,17 @@ def test_no_renderer_at_all_is_one_clear_error(no_dot, monkeypatch):
     assert "pip install pygraphviz" in message and "graphviz.org" in message
 
 
-@pytest.mark.skipif(shutil.which("dot") is None,
-                    reason="no system `dot`: the pygraphviz path is tested instead")
 def test_renders_with_the_dot_program():
+    if shutil.which("dot") is None:
+        if os.environ.get("CI"):  # scripts/test.sh installs graphviz: both paths run in CI
+            pytest.fail("no system `dot` in CI: the graphviz path would go untested")
+        pytest.skip("no system `dot` here: only the pygraphviz path is tested")
     svg = draw(apple_tax().output, renderer="dot").svg()
-    assert svg_texts(svg)["a_n0-grad"] == "grad 2.2"
+    # Table-cell ids need a newer Graphviz than some distributions ship (Debian 12 has
+    # 2.43), so check the numbers and the node ids, which every version writes.
+    texts = svg_texts(svg)
+    assert texts["n0"] == "apple data 100 grad 2.2"
+    assert "grad 200" in texts["n3"] and "data 220" in texts["n4"]
 
 
 def test_save_by_suffix(tmp_path, no_dot):

@@ -75,10 +75,14 @@ def render_structure_svg(snapshot: dict[str, Any]) -> str:
         "nodes": [{**n, "data": _PLACEHOLDER, "grad": _PLACEHOLDER} for n in snapshot["nodes"]],
         "edges": [{**e, "share": _PLACEHOLDER} for e in snapshot["edges"]],
     }
+    # The page finds numbers by the table cells' ids (a_n3-data), which older system
+    # Graphviz builds (Debian 12's 2.43) do not write: lay out with the bundled one.
     try:
-        return draw(placeholder, group=None, max_nodes=MAX_DRAWN_NODES).svg()  # type: ignore[arg-type]
+        return draw(placeholder, group=None, max_nodes=MAX_DRAWN_NODES,
+                    renderer="pygraphviz").svg()  # type: ignore[arg-type]
     except GraphTooLargeError:
-        return draw(placeholder, group="auto", max_nodes=MAX_DRAWN_NODES).svg()  # type: ignore[arg-type]
+        return draw(placeholder, group="auto", max_nodes=MAX_DRAWN_NODES,
+                    renderer="pygraphviz").svg()  # type: ignore[arg-type]
 
 
 class LayoutCache:
