@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_engine.py           # the full run (a few minutes)
     .venv/bin/python benchmarks/bench_engine.py --quick   # a smoke run (seconds; rough figures)
-    .venv/bin/python benchmarks/bench_engine.py --markdown benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/bench_engine.py --markdown table.md   # + a Markdown table
 
 micrograd is the ``micrograd`` package on PyPI (the ``bench`` extra). Both engines do the
 same work on the same data, and the run stops with an error if their results differ:
@@ -37,6 +37,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +270,9 @@ def print_row(row: Row) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
-    parser.add_argument("--markdown", type=Path, help="also write the results table here")
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the results as a Markdown table to this file"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
 
@@ -344,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             gc.collect()
             try:
-                runs = [seconds(lambda e=engine, n=n: chain(e, n)) for _ in range(warm + repeats)]
+                runs = [seconds(partial(chain, engine, n)) for _ in range(warm + repeats)]
                 median_of[engine.name] = statistics.median(runs[warm:])
             except RecursionError:
                 median_of[engine.name] = math.nan
@@ -376,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         median_of = {}
         for engine in ENGINES:
             gc.collect()
-            runs = [seconds(lambda e=engine, n=n: wide(e, n)) for _ in range(1 + repeats)]
+            runs = [seconds(partial(wide, engine, n)) for _ in range(1 + repeats)]
             median_of[engine.name] = statistics.median(runs[1:])
         mg, mb = median_of["micrograd"], median_of["microgrboard"]
         report(Row(f"wide, n = {n:,}", fmt_seconds(mg), fmt_seconds(mb), f"{mg / mb:.1f}x faster"))

@@ -50,15 +50,19 @@ def importtime(module: str, env: dict[str, str]) -> tuple[float, list[tuple[floa
         check=True,
         env=env,
     )
-    total_us, selves = None, []
+    # A module's line comes after the lines of everything it imported: the block of
+    # lines that ends with the top-level `module` line is what its import cost.
+    total_us, selves, block = None, [], []
     for line in done.stderr.splitlines():
         match = IMPORTTIME_LINE.match(line)
         if not match:
             continue
         self_us, cumulative_us, indent, name = match.groups()
-        selves.append((int(self_us) / 1e3, name))
-        if name == module and indent == " ":  # the top-level line
-            total_us = int(cumulative_us)
+        block.append((int(self_us) / 1e3, name))
+        if indent == " ":  # a top-level import
+            if name == module:
+                total_us, selves = int(cumulative_us), block
+            block = []
     if total_us is None:
         raise RuntimeError(f"no importtime line for {module!r} in:\n{done.stderr}")
     return total_us / 1e3, selves
@@ -72,7 +76,8 @@ def wall_ms(code: str, env: dict[str, str]) -> float:
 
 def measure(runs: int, env: dict[str, str]) -> tuple[float, float, list[tuple[float, str]]]:
     """Medians: importtime ms, wall ms over bare python, and each module's own ms."""
-    totals, selves = [], {}
+    totals: list[float] = []
+    selves: dict[str, list[float]] = {}
     for _ in range(runs):
         total, own = importtime("microgrboard", env)
         totals.append(total)

@@ -25,15 +25,31 @@ import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, NamedTuple, TypeAlias, Union
+from dataclasses import dataclass
+from typing import Any, TypeAlias, Union
 
 Number: TypeAlias = int | float
 Operand: TypeAlias = Union["Value", int, float]
 
-# op name -> local derivative rule. Unary rules: (g, out, x) -> dx.
-# Binary rules: (g, out, a, b) -> (da, db). Arguments are floats or Values.
+class _Rules(dict[str, Callable[..., Any]]):
+    """op name -> local derivative rule. Unary rules: (g, out, x) -> dx.
+    Binary rules: (g, out, a, b) -> (da, db). Arguments are floats or Values.
+
+    A power with a constant side carries the constant in its op name ('**2' for
+    x ** 2, '2**' for 2 ** x); its rule is made from the name when looked up, so
+    the table does not grow with every new constant.
+    """
+
+    def __missing__(self, op: str) -> Callable[..., Any]:
+        if op.startswith("**"):
+            return Value._d_power(float(op[2:]))
+        if op.endswith("**"):
+            return Value._d_exponential(float(op[:-2]))
+        raise KeyError(f"no derivative rule for op {op!r}")
+
+
 # The table holds plain functions (a staticmethod object is slower to call).
-DERIVATIVES: dict[str, Callable[..., Any]] = {}
+DERIVATIVES: dict[str, Callable[..., Any]] = _Rules()
 
 _grad_enabled = True
 
@@ -51,11 +67,11 @@ def _data(x: object) -> float:
     return x.data if isinstance(x, Value) else x  # type: ignore[return-value]
 
 
-def _as_float(data: object) -> float:
+def _as_float(data: object, what: str = "Value()") -> float:
     if isinstance(data, numbers.Real):  # int, float, bool, Fraction, numpy scalars
         return float(data)
     raise TypeError(
-        f"Value() takes a real number (int or float), got {type(data).__name__}: {data!r}"
+        f"{what} takes a real number (int or float), got {type(data).__name__}: {data!r}"
     )
 
 
@@ -69,7 +85,7 @@ class Value:
     (2.2, 110.0, 200.0)
     """
 
-    __slots__ = ("data", "grad", "_a", "_b", "_op", "label")
+    __slots__ = ("data", "grad", "_a", "_b", "_op", "label", "_seen")
 
     def __init__(self, data: Number, label: str = "") -> None:
         """A leaf: a number the graph starts from. Ops make their nodes with :func:`_result`."""
@@ -79,6 +95,7 @@ class Value:
         self._b: Value | None = None
         self._op = ""
         self.label = label
+        self._seen: object = None
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -154,7 +171,29 @@ class Value:
             out = _checked_pow(self.data, exponent.data)
             return _result(out, "**", self, exponent)
         exponent = _as_float(exponent)
-        return _result(_checked_pow(self.data, exponent), _power_op(exponent), self)
+        op = "**" + _constant_name(exponent)
+        return _result(_checked_pow(self.data, exponent), op, self)
+
+    @staticmethod
+    def _d_power(c: float) -> Callable[..., Any]:
+        def rule(g, out, x):  # (x^c)' = c·x^(c-1); 0 for c = 0, even at x = 0
+            return g * c * x ** (c - 1) if c != 0 else g * 0.0
+
+        return rule
+
+    def __rpow__(self, base: Number) -> Value:
+        base = _as_float(base)
+        op = _constant_name(base) + "**"
+        return _result(_checked_pow(base, self.data), op, self)
+
+    @staticmethod
+    def _d_exponential(b: float) -> Callable[..., Any]:
+        def rule(g, out, x):  # (b^x)' = b^x·ln b; 0 for b = 0 (0^x is flat for x > 0)
+            if b > 0:
+                return g * out * math.log(b)
+            return g * 0.0 if b == 0 else g * math.nan  # a negative base: see `**`
+
+        return rule
 
     @staticmethod
     @_derivative("**")
@@ -179,9 +218,6 @@ class Value:
 
     def __rtruediv__(self, other: Number) -> Value:
         return Value(other) / self
-
-    def __rpow__(self, base: Number) -> Value:
-        return Value(base) ** self
 
     # --- functions -------------------------------------------------------------------
 
@@ -280,21 +316,25 @@ class Value:
         """
         # Intermediates restart from 0, so that a second pass cannot double-count.
         order = _topological_order(self, restart_intermediates=True)
-        self.grad += _as_float(gradient)
+        self.grad += _as_float(gradient, "backward() gradient")
         for node in reversed(order):
             a, b = node._a, node._b
             if a is None:  # a leaf: nothing below it
                 continue
-            rule = DERIVATIVES[node._op]
-            try:
-                if b is None:
-                    a.grad += rule(node.grad, node.data, a.data)
-                else:
-                    da, db = rule(node.grad, node.data, a.data, b.data)
-                    a.grad += da
-                    b.grad += db
-            except ArithmeticError as error:
-                raise _backward_error(node, error) from error
+            g, op = node.grad, node._op
+            # The two commonest ops are written out: their rules, without the call
+            # (a third of a training step). tests/test_testing.py checks they agree.
+            if op == "+":
+                a.grad += g
+                b.grad += g  # type: ignore[union-attr]
+            elif op == "*":
+                a.grad += g * b.data  # type: ignore[union-attr]
+                b.grad += g * a.data  # type: ignore[union-attr]
+            else:
+                shares = parent_shares(node, g)
+                a.grad += shares[0]
+                if b is not None:
+                    b.grad += shares[1]
 
     def zero_grad(self) -> None:
         """Set ``.grad`` to 0 on this node and every node it was computed from."""
@@ -315,6 +355,7 @@ def _result(data: float, op: str, a: Value, b: Value | None = None) -> Value:
     out.data = data
     out.grad = 0.0
     out.label = ""
+    out._seen = None
     if _grad_enabled:
         out._a, out._b, out._op = a, b, op
     else:  # inside no_grad(): results are leaves, with no edges
@@ -336,20 +377,30 @@ def _checked_pow(base: float, exponent: float) -> float:
     return result
 
 
-def _power_op(exponent: float) -> str:
-    """The op name of ``x ** c`` for a constant c, e.g. '**2'.
+def _constant_name(c: float) -> str:
+    """How a constant is written in an op name: '2' for 2.0, '0.5', '1e-07'."""
+    return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
 
-    The constant travels in the op name (as micrograd's drawings show it), and its
-    derivative rule is registered once per exponent.
+
+def parent_shares(node: Value, g: Any, create_graph: bool = False) -> tuple[Any, ...]:
+    """What ``node``, receiving upstream gradient ``g``, hands each of its parents:
+    ``g · d node / d parent``, in operand order (``()`` for a leaf).
+
+    With ``create_graph`` the rule runs on the Values themselves, so the shares are
+    nodes of a new graph (differentiable again); otherwise on their floats.
     """
-    name = "**" + (str(int(exponent)) if exponent.is_integer() else repr(exponent))
-    if name not in DERIVATIVES:
-
-        def rule(g, out, x):
-            return g * exponent * x ** (exponent - 1)  # (x^c)' = c·x^(c-1)
-
-        DERIVATIVES[name] = rule
-    return name
+    a, b = node._a, node._b
+    if a is None:
+        return ()
+    rule = DERIVATIVES[node._op]
+    try:
+        if create_graph:
+            return (rule(g, node, a),) if b is None else tuple(rule(g, node, a, b))
+        if b is None:
+            return (rule(g, node.data, a.data),)
+        return tuple(rule(g, node.data, a.data, b.data))
+    except ArithmeticError as error:
+        raise _backward_error(node, error) from error
 
 
 def _backward_error(node: Value, error: ArithmeticError) -> ArithmeticError:
@@ -374,21 +425,23 @@ def _topological_order(root: Value, restart_intermediates: bool) -> list[Value]:
     """:func:`topological_order`; ``restart_intermediates`` also zeroes their ``.grad``
     as they are placed, which saves :meth:`Value.backward` a pass over the graph."""
     order: list[Value] = []
-    visited: set[Value] = set()
+    # A mark of this search's own, left on each node it visits: checking a slot is
+    # cheaper than a set of visited nodes (this search is half of a backward pass).
+    mark = object()
     stack: list[Value | None] = [root]
     while stack:
         node = stack.pop()
         if node is None:  # the marker: the node below it has all its inputs placed
             node = stack.pop()
             assert node is not None
-        elif node in visited:
+        elif node._seen is mark:
             continue
         else:
-            visited.add(node)
+            node._seen = mark
             a, b = node._a, node._b
             # An input already visited is already placed: one still waiting for its
             # marker would be a node that this one feeds into, which makes a cycle.
-            if (a is not None and a not in visited) or (b is not None and b not in visited):
+            if (a is not None and a._seen is not mark) or (b is not None and b._seen is not mark):
                 stack.append(node)
                 stack.append(None)
                 if b is not None:  # pushed first, so that `a` is explored first
@@ -401,7 +454,8 @@ def _topological_order(root: Value, restart_intermediates: bool) -> list[Value]:
     return order
 
 
-class BackwardStep(NamedTuple):
+@dataclass(frozen=True)
+class BackwardStep:
     """One step of back-propagation: ``node`` hands ``contributions`` to its parents."""
 
     index: int
@@ -423,17 +477,12 @@ def backward_steps(root: Value, gradient: Number = 1.0) -> Iterator[BackwardStep
     order = topological_order(root)
     for node in order:
         node.grad = 0.0
-    root.grad = _as_float(gradient)
+    root.grad = _as_float(gradient, "backward_steps() gradient")
     for index, node in enumerate(reversed(order)):
-        parents = node.parents
-        shares: tuple[float, ...] = ()
-        if parents:
-            inputs = [p.data for p in parents]
-            result = DERIVATIVES[node._op](node.grad, node.data, *inputs)
-            shares = result if len(parents) == 2 else (result,)
-            for parent, share in zip(parents, shares):
-                parent.grad += share
-        yield BackwardStep(index, node, node.grad, tuple(zip(parents, shares)))
+        shares = parent_shares(node, node.grad)
+        for parent, share in zip(node.parents, shares):
+            parent.grad += share
+        yield BackwardStep(index, node, node.grad, tuple(zip(node.parents, shares)))
 
 
 def grad(
@@ -441,8 +490,12 @@ def grad(
     inputs: Value | Sequence[Value],
     grad_output: Number = 1.0,
     create_graph: bool = False,
+    allow_unused: bool = False,
 ) -> tuple[Value, ...]:
     """d(output)/d(input) for each input, returned as Values (``.grad`` is not touched).
+
+    An input that ``output`` does not depend on is an error (often a graph built
+    under :func:`no_grad`), unless ``allow_unused=True``: then its gradient is 0.
 
     With ``create_graph=True`` the gradients are themselves nodes of a graph built
     from the same derivative rules, so they can be differentiated again:
@@ -453,33 +506,32 @@ def grad(
     >>> dy.data, d2y.data
     (12.0, 12.0)
     """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad() output must be a Value, got {type(output).__name__}")
     wanted = (inputs,) if isinstance(inputs, Value) else tuple(inputs)
     for item in wanted:
         if not isinstance(item, Value):
             raise TypeError(f"grad() inputs must be Values, got {type(item).__name__}")
-    seed = _as_float(grad_output)
+    seed = _as_float(grad_output, "grad() grad_output")
     grads: dict[Value, Value | float] = {output: Value(seed) if create_graph else seed}
     with _grad_mode(create_graph):  # build a graph of the gradient only when asked
         for node in reversed(topological_order(output)):
             g = grads.get(node)
-            parents = node.parents
-            if g is None or not parents:
+            if g is None:
                 continue
-            if create_graph:
-                args: list[object] = [node, *parents]  # rules see Values: graph is built
-            else:
-                args = [node.data, *(p.data for p in parents)]
-            try:
-                result = DERIVATIVES[node._op](g, *args)
-            except ArithmeticError as error:
-                raise _backward_error(node, error) from error
-            shares = result if len(parents) == 2 else (result,)
-            for parent, share in zip(parents, shares):
+            for parent, share in zip(node.parents, parent_shares(node, g, create_graph)):
                 previous = grads.get(parent)
                 grads[parent] = share if previous is None else previous + share
     results = []
-    for item in wanted:
-        g = grads.get(item, 0.0)
+    for i, item in enumerate(wanted):
+        g = grads.get(item)
+        if g is None:
+            if not allow_unused:
+                raise ValueError(
+                    f"grad(): output does not depend on input {i} ({item!r}); was the "
+                    "graph built under no_grad()? Pass allow_unused=True to get 0 for it."
+                )
+            g = 0.0
         results.append(g if isinstance(g, Value) else Value(g))
     return tuple(results)
 

@@ -1,8 +1,10 @@
 """Small seeded teaching data sets, in pure Python (no scikit-learn, no numpy).
 
 Classification sets are 2-D points with integer class labels (0, 1, ...); the
-same ``seed`` gives the same points on every machine. :func:`minibatches` walks a
-data set in shuffled batches, one epoch per call.
+same ``seed`` gives the same points on every machine. The generators default to
+``seed=0``, so a lesson's plots are the same on every run; pass ``seed=None`` for
+fresh randomness. :func:`minibatches` walks a data set in shuffled batches, one
+epoch per call.
 
 >>> data = moons(100, noise=0.1, seed=1337)
 >>> len(data.X), data.X[0] == moons(100, noise=0.1, seed=1337).X[0], sorted(set(data.y))
@@ -18,6 +20,7 @@ from typing import NamedTuple, TypeVar
 
 Point = tuple[float, ...]
 Seed = int | random.Random | None
+DEFAULT_SEED = 0  # the generators' default: reproducible unless asked otherwise
 X_ = TypeVar("X_")
 Y_ = TypeVar("Y_")
 
@@ -46,9 +49,9 @@ def _check_count(name: str, value: object, minimum: int = 1) -> int:
     return value
 
 
-def _check_noise(noise: float) -> float:
+def _check_noise(noise: float, name: str = "noise") -> float:
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
+        raise ValueError(f"{name} must be a non-negative number, got {noise!r}")
     return float(noise)
 
 
@@ -71,7 +74,7 @@ def _jitter(points: list[Point], noise: float, rng: random.Random) -> list[Point
     return [tuple(c + rng.gauss(0.0, noise) for c in p) for p in points]
 
 
-def moons(n: int = 100, noise: float = 0.1, seed: Seed = None) -> Dataset:
+def moons(n: int = 100, noise: float = 0.1, seed: Seed = DEFAULT_SEED) -> Dataset:
     """Two interleaving half circles (scikit-learn's ``make_moons`` construction).
 
     The upper moon (label 0) is the unit half circle; the lower one (label 1) is
@@ -87,7 +90,9 @@ def moons(n: int = 100, noise: float = 0.1, seed: Seed = None) -> Dataset:
     return Dataset(_jitter(data.X, noise, rng), data.y)
 
 
-def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: Seed = None) -> Dataset:
+def circles(
+    n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: Seed = DEFAULT_SEED
+) -> Dataset:
     """A circle of radius ``factor`` (label 1) inside the unit circle (label 0)."""
     _check_count("n", n, 2)
     noise, rng = _check_noise(noise), _rng(seed)
@@ -104,7 +109,9 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: Seed =
     return Dataset(_jitter(data.X, noise, rng), data.y)
 
 
-def spirals(n: int = 100, classes: int = 2, noise: float = 0.2, seed: Seed = None) -> Dataset:
+def spirals(
+    n: int = 100, classes: int = 2, noise: float = 0.2, seed: Seed = DEFAULT_SEED
+) -> Dataset:
     """``classes`` arms spiralling out from the origin (the CS231n spiral set).
 
     Point i of arm k sits at radius r = i/(m - 1) and angle 4k + 4r + N(0, noise),
@@ -124,7 +131,7 @@ def spirals(n: int = 100, classes: int = 2, noise: float = 0.2, seed: Seed = Non
     return _shuffled(points, labels, rng)
 
 
-def xor(n: int = 100, noise: float = 0.0, seed: Seed = None) -> Dataset:
+def xor(n: int = 100, noise: float = 0.0, seed: Seed = DEFAULT_SEED) -> Dataset:
     """Points uniform in [-1, 1]²; label 1 where x and y have opposite signs.
 
     Labels come from the clean points; ``noise`` then jitters the positions.
@@ -141,14 +148,14 @@ def blobs(
     centers: int | Sequence[tuple[float, float]] = 3,
     std: float = 1.0,
     box: tuple[float, float] = (-10.0, 10.0),
-    seed: Seed = None,
+    seed: Seed = DEFAULT_SEED,
 ) -> Dataset:
     """Gaussian blobs of std ``std``: label k around center k.
 
     ``centers`` is a list of points, or a count of centers drawn uniformly in ``box``².
     """
     _check_count("n", n)
-    std, rng = _check_noise(std), _rng(seed)
+    std, rng = _check_noise(std, "std"), _rng(seed)
     if isinstance(centers, int):
         _check_count("centers", centers)
         chosen = [(rng.uniform(*box), rng.uniform(*box)) for _ in range(centers)]
@@ -171,7 +178,7 @@ def linear_regression(
     weights: Sequence[float] = (2.0,),
     bias: float = -1.0,
     noise: float = 0.1,
-    seed: Seed = None,
+    seed: Seed = DEFAULT_SEED,
 ) -> RegressionDataset:
     """Points uniform in [-1, 1]^d with targets w · x + b + N(0, noise), d = len(weights)."""
     _check_count("n", n)
@@ -206,9 +213,10 @@ def minibatches(
 ) -> Iterator[tuple[list[X_], list[Y_]]]:
     """One epoch of ``(X_batch, y_batch)`` pairs of ``batch_size`` samples.
 
-    With ``shuffle`` the order is a fresh permutation from ``seed`` (pass one
-    ``random.Random`` across epochs to get a new order each epoch); ``drop_last``
-    skips a final batch smaller than ``batch_size``.
+    With ``shuffle`` the order is a permutation from ``seed`` (``None``, the default,
+    draws a fresh one; pass one ``random.Random`` across epochs to get a new,
+    reproducible order each epoch); ``drop_last`` skips a final batch smaller than
+    ``batch_size``. Arguments are checked at the call, not at the first batch.
 
     >>> [b for b, _ in minibatches([1, 2, 3, 4, 5], "abcde", 2, shuffle=False)]
     [[1, 2], [3, 4], [5]]
@@ -219,6 +227,12 @@ def minibatches(
     order = list(range(len(X)))
     if shuffle:
         _rng(seed).shuffle(order)
+    return _batches_in_order(X, y, order, batch_size, drop_last)
+
+
+def _batches_in_order(
+    X: Sequence[X_], y: Sequence[Y_], order: list[int], batch_size: int, drop_last: bool
+) -> Iterator[tuple[list[X_], list[Y_]]]:
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         if drop_last and len(chunk) < batch_size:
@@ -232,6 +246,7 @@ GENERATORS: dict[str, Callable[..., Dataset]] = {
 }
 
 __all__ = [
+    "DEFAULT_SEED",
     "GENERATORS",
     "Dataset",
     "RegressionDataset",

@@ -356,20 +356,10 @@ class _Unit:
     outputs: list[int]  # members whose value leaves the unit (or the root)
 
 
-def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
-           rankdir: str) -> tuple[str, int]:
-    import graphviz
-
+def _units(index: _Index, grouping: _Grouping,
+           collapse: bool) -> tuple[list[_Unit], dict[int, _Unit]]:
+    """The DOT nodes to draw: with collapse, every group is one unit; hidden parameters vanish."""
     snap, nodes = index.snap, index.nodes
-    graph = graphviz.Digraph(
-        "G",
-        graph_attr={"rankdir": rankdir, "fontname": _FONT, "bgcolor": "white"},
-        node_attr={"fontname": _FONT, "fontsize": "11"},
-        edge_attr={"fontname": _FONT, "fontsize": "10", "arrowsize": "0.7"},
-    )
-    count = 0
-
-    # Units: with collapse, every group is one unit; hidden parameters vanish.
     unit_of: dict[int, _Unit] = {}
     units: list[_Unit] = []
     by_key: dict[str, _Unit] = {}
@@ -397,6 +387,31 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                                         for c in index.children[i])
         ]
         unit.dot_id = f"n{unit.outputs[0]}" if len(unit.outputs) == 1 else f"g{k}"
+    return units, unit_of
+
+
+def _node_count(units: list[_Unit], index: _Index, style: Style, collapse: bool) -> int:
+    """How many DOT nodes :func:`_build` will emit for ``units`` (what max_nodes limits)."""
+    count = 1 if style == "book" else 0  # the book style's end point after the root
+    for unit in units:
+        single = unit.key is None or not collapse
+        # A value in the record style: its box, and a circle for the op that made it.
+        count += 2 if single and style == "record" and index.nodes[unit.members[0]]["op"] else 1
+    return count
+
+
+def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
+           rankdir: str, units: list[_Unit], unit_of: dict[int, _Unit]) -> str:
+    import graphviz
+
+    snap, nodes = index.snap, index.nodes
+    graph = graphviz.Digraph(
+        "G",
+        graph_attr={"rankdir": rankdir, "fontname": _FONT, "bgcolor": "white"},
+        node_attr={"fontname": _FONT, "fontsize": "11"},
+        edge_attr={"fontname": _FONT, "fontsize": "10", "arrowsize": "0.7"},
+    )
+    count = 0
 
     # Nodes, grouped into clusters when groups are drawn expanded.
     clusters: dict[str, graphviz.Digraph] = {}
@@ -507,7 +522,8 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
 
     for cluster_graph in clusters.values():
         graph.subgraph(cluster_graph)
-    return graph.source, count
+    assert count == _node_count(units, index, opts.style, collapse), "node count out of step"
+    return str(graph.source)
 
 
 def _edges_from(index: _Index, parent: int) -> Iterable[EdgeRecord]:
@@ -656,7 +672,10 @@ def draw(
     grouping = _grouping(index, group)
     data = {n["id"]: n["data"] for n in snap["nodes"]}
     opts = _Options(style, grad, precision, data, grads, processed, current)
-    source, count = _build(index, grouping, opts, collapse and bool(grouping.member), rankdir)
+    collapse = collapse and bool(grouping.member)
+    units, unit_of = _units(index, grouping, collapse)
+    # Count before building: building the DOT of a huge graph is itself slow.
+    count = _node_count(units, index, style, collapse)
     if max_nodes is not None and count > max_nodes:
         hint = ("group='neuron' (one box per neuron) or group='layer'" if grouping.from_nn
                 else "group=<function of a node record returning its scope name>")
@@ -666,6 +685,7 @@ def draw(
             f"nodes) and cannot be interrupted. Draw it with {hint}, or pass a larger "
             f"max_nodes (or None) to wait."
         )
+    source = _build(index, grouping, opts, collapse, rankdir, units, unit_of)
     return Drawing(source, renderer=renderer, node_count=count)
 
 

@@ -64,6 +64,9 @@ def softplus(x: Scalar) -> Value:
     """log(1 + eˣ), computed without overflow: x + log(1 + e⁻ˣ) for x ≥ 0.
 
     Its derivative is sigmoid(x) on both branches, so the gradient is exact at 0 too.
+    Below about x = -37, 1 + eˣ rounds to 1 and the value comes out as 0.0 (the true
+    value, about eˣ, is under 1e-16; the engine has no log1p); the gradient there is
+    still sigmoid(x), to full precision.
     """
     x = _value(x)
     if x.data >= 0:

@@ -33,11 +33,13 @@ def _rng(seed: Seed) -> random.Random:
     return seed if isinstance(seed, random.Random) else random.Random(seed)
 
 
-def _check_inputs(module: str, x: Sequence[Input], nin: int) -> None:
+def _check_inputs(module: Neuron | Layer | MLP, x: Sequence[Input]) -> None:
+    kind, nin = type(module).__name__, module.nin
+    name = "" if isinstance(module, MLP) else f" {module.name}"
     if isinstance(x, (Value, int, float)) or not hasattr(x, "__len__"):
-        raise TypeError(f"{module} expects a sequence of {nin} inputs, got {type(x).__name__}")
+        raise TypeError(f"{kind}{name} expects a sequence of {nin} inputs, got {type(x).__name__}")
     if len(x) != nin:
-        raise ValueError(f"{module} expected {nin} inputs, got {len(x)}")
+        raise ValueError(f"{kind}{name} expected {nin} inputs, got {len(x)}")
 
 
 class Module:
@@ -139,7 +141,11 @@ class Neuron(Module):
         self.b = Value(0.0, f"{name}.b")
 
     def __call__(self, x: Sequence[Input]) -> Value:
-        _check_inputs(f"Neuron {self.name}", x, self.nin)
+        _check_inputs(self, x)
+        return self._forward(x)
+
+    def _forward(self, x: Sequence[Input]) -> Value:
+        """The neuron on inputs already checked (the hot path of an MLP)."""
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         out = act if self.activation == "linear" else getattr(act, self.activation)()
         out.label = self.name
@@ -179,8 +185,8 @@ class Layer(Module):
         ]
 
     def __call__(self, x: Sequence[Input]) -> list[Value] | Value:
-        _check_inputs(f"Layer {self.name}", x, self.nin)
-        out = [n(x) for n in self.neurons]
+        _check_inputs(self, x)
+        out = [n._forward(x) for n in self.neurons]
         return out[0] if self.squeeze and self.nout == 1 else out
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
@@ -227,11 +233,11 @@ class MLP(Module):
         ]
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
-        _check_inputs("MLP", x, self.nin)
+        _check_inputs(self, x)
         inputs: Sequence[Input] = x
         outputs: list[Value] = []
         for layer in self.layers:  # sizes match by construction: no per-layer checks
-            outputs = [neuron(inputs) for neuron in layer.neurons]
+            outputs = [neuron._forward(inputs) for neuron in layer.neurons]
             inputs = outputs
         return outputs[0] if len(outputs) == 1 else outputs
 

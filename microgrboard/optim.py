@@ -2,7 +2,10 @@
 
 Each rule follows the update that ``torch.optim`` documents for the optimizer of
 the same name, with the same hyper-parameter names and defaults, so a run moves
-to PyTorch with the same trajectory. Notation in the docstrings: θ parameter,
+to PyTorch with the same trajectory, up to float rounding (floats here are 64-bit;
+torch's default dtype is float32). One difference: torch skips a parameter whose
+``.grad`` is ``None``, while here every parameter is updated, and a gradient of 0.0
+still gets weight decay and momentum. Notation in the docstrings: θ parameter,
 g gradient, γ learning rate (``lr``), λ ``weight_decay``, t the step (from 1).
 
 A typical loop::
@@ -18,7 +21,12 @@ Updates are plain float arithmetic on ``p.data`` inside :func:`no_grad`, so
 they never add a node to any graph. A learning-rate schedule (:class:`StepLR`,
 :class:`CosineAnnealingLR`, :class:`LinearLR`) is a small object the optimizer
 consults before every step; it is a closed-form function of the step count, so a
-resumed optimizer lands on the same learning rate.
+resumed optimizer lands on the same learning rate. Schedules count optimizer
+updates (calls to :meth:`Optimizer.step`), not epochs: with mini-batches of 10 out
+of 100 points, ``StepLR(step_size=50)`` decays every 5 epochs.
+
+Setting ``opt.lr = x`` changes the base rate (what a schedule scales), so
+micrograd's hand-written decay ``opt.lr = 1.0 - 0.9 * k / 100`` works as is.
 """
 
 from __future__ import annotations
@@ -37,7 +45,10 @@ STATE_FORMAT = "microgrboard.optimizer_state"
 
 
 class Schedule(Protocol):
-    """The learning rate for step ``step`` (0 for the first update), from the base rate."""
+    """The learning rate for update ``step`` (0 for the first update), from the base rate.
+
+    ``step`` counts optimizer updates (calls to ``step()``), not epochs.
+    """
 
     def __call__(self, base_lr: float, step: int) -> float: ...
 
@@ -107,7 +118,8 @@ class LinearLR:
     def __post_init__(self) -> None:
         _check_range("start_factor", self.start_factor, 0.0, 1.0, open_low=True)
         _check_range("end_factor", self.end_factor, 0.0, 1.0)
-        if not isinstance(self.total_iters, int) or self.total_iters < 1:
+        if (isinstance(self.total_iters, bool) or not isinstance(self.total_iters, int)
+                or self.total_iters < 1):
             raise ValueError(f"total_iters must be a positive int, got {self.total_iters!r}")
 
     def __call__(self, base_lr: float, step: int) -> float:
@@ -141,8 +153,7 @@ class Optimizer:
                 raise TypeError(f"params[{i}] is a {type(p).__name__}, not a Value")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError("params lists the same Value more than once")
-        _check_range("lr", lr, 0.0, None)
-        self.lr_base = float(lr)
+        self.lr_base = _check_range("lr", lr, 0.0, None)
         self.schedule = schedule
         self.step_count = 0  # updates done so far; t = step_count during an update
         self.state: dict[str, list[float]] = {
@@ -151,10 +162,24 @@ class Optimizer:
 
     @property
     def lr(self) -> float:
-        """The learning rate the next :meth:`step` will use."""
+        """The learning rate the next :meth:`step` will use.
+
+        Setting it sets the base rate ``lr_base``. Without a schedule that is the
+        rate itself; with one, the schedule scales the new base from the current
+        step count on (``LinearLR`` and ``StepLR`` multiply it by their factor,
+        ``CosineAnnealingLR`` decays from it towards ``eta_min``).
+
+        >>> opt = SGD([Value(0.0)], lr=1.0)
+        >>> opt.lr = 0.5; opt.lr
+        0.5
+        """
         if self.schedule is None:
             return self.lr_base
         return float(self.schedule(self.lr_base, self.step_count))
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.lr_base = _check_range("lr", value, 0.0, None)
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0 (``backward()`` accumulates)."""
@@ -245,6 +270,8 @@ class SGD(Optimizer):
     """
 
     buffers = ("momentum_buffer",)
+    # Momentum and Nesterov fix ``nesterov`` themselves, so it is not theirs to save.
+    nesterov_is_fixed: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -258,8 +285,8 @@ class SGD(Optimizer):
         schedule: Schedule | None = None,
     ) -> None:
         super().__init__(params, lr, schedule)
-        self.momentum = _check_range("momentum", momentum, 0.0, None)
-        self.dampening = _check_range("dampening", dampening, 0.0, None)
+        self.momentum = _check_range("momentum", momentum, 0.0, 1.0, open_high=True)
+        self.dampening = _check_range("dampening", dampening, 0.0, 1.0)
         self.weight_decay = _check_range("weight_decay", weight_decay, 0.0, None)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
@@ -269,9 +296,11 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "momentum": self.momentum,
-                "dampening": self.dampening, "weight_decay": self.weight_decay,
-                "nesterov": self.nesterov}
+        hyper = {**super().hyperparameters(), "momentum": self.momentum,
+                 "dampening": self.dampening, "weight_decay": self.weight_decay}
+        if not self.nesterov_is_fixed:
+            hyper["nesterov"] = self.nesterov
+        return hyper
 
     def _update(self, lr: float, t: int) -> None:
         mu, wd, buf = self.momentum, self.weight_decay, self.state["momentum_buffer"]
@@ -286,8 +315,12 @@ class SGD(Optimizer):
 class Momentum(SGD):
     """SGD with momentum (μ = 0.9 by default): b ← μb + g;  θ ← θ - γb.
 
-    The textbook form v ← μv - γg;  θ ← θ + v is the same walk while γ is constant.
+    The same optimizer as ``SGD(params, lr, momentum=0.9)``; it takes no ``nesterov``
+    argument (use :class:`Nesterov` for that). The textbook form v ← μv - γg;
+    θ ← θ + v is the same walk while γ is constant.
     """
+
+    nesterov_is_fixed = True
 
     def __init__(
         self,
@@ -296,19 +329,22 @@ class Momentum(SGD):
         momentum: float = 0.9,
         dampening: float = 0.0,
         weight_decay: float = 0.0,
-        nesterov: bool = False,
         *,
         schedule: Schedule | None = None,
     ) -> None:
-        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov,
+        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov=False,
                          schedule=schedule)
 
 
 class Nesterov(SGD):
-    """SGD with Nesterov momentum (torch's ``SGD(nesterov=True)``, μ = 0.9 by default).
+    """SGD with Nesterov momentum (μ = 0.9 by default).
 
     b ← μb + g;  θ ← θ - γ(g + μb): the step looks ahead along the momentum.
+    The same optimizer as torch's ``SGD(params, lr, momentum=0.9, nesterov=True)``;
+    it takes no ``nesterov`` argument (use :class:`Momentum` for plain momentum).
     """
+
+    nesterov_is_fixed = True
 
     def __init__(
         self,
@@ -317,11 +353,10 @@ class Nesterov(SGD):
         momentum: float = 0.9,
         dampening: float = 0.0,
         weight_decay: float = 0.0,
-        nesterov: bool = True,
         *,
         schedule: Schedule | None = None,
     ) -> None:
-        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov,
+        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov=True,
                          schedule=schedule)
 
 
@@ -350,7 +385,7 @@ class AdaGrad(Optimizer):
         self.initial_accumulator_value = _check_range(
             "initial_accumulator_value", initial_accumulator_value, 0.0, None
         )
-        self.eps = _check_range("eps", eps, 0.0, None)
+        self.eps = _check_range("eps", eps, 0.0, None, open_low=True)  # 0: 0/0 when g = 0
         self.state["sum"] = [self.initial_accumulator_value] * len(self.params)
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -370,7 +405,8 @@ class AdaGrad(Optimizer):
 class RMSProp(Optimizer):
     """RMSProp, as ``torch.optim.RMSprop``: divide by a running root-mean-square of g.
 
-    g ← ∇θ + λθ;  v ← αv + (1 - α)g²;  ṽ ← v, or v - ḡ² with ḡ ← αḡ + (1 - α)g if centered;
+    g ← ∇θ + λθ;  v ← αv + (1 - α)g²;  ṽ ← v, or max(v - ḡ², 0) with ḡ ← αḡ + (1 - α)g
+    if centered (the max only guards against rounding below 0);
     with momentum μ: b ← μb + g/(√ṽ + ε), θ ← θ - γb;  else θ ← θ - γ·g/(√ṽ + ε).
     """
 
@@ -389,10 +425,10 @@ class RMSProp(Optimizer):
         schedule: Schedule | None = None,
     ) -> None:
         super().__init__(params, lr, schedule)
-        self.alpha = _check_range("alpha", alpha, 0.0, None)
-        self.eps = _check_range("eps", eps, 0.0, None)
+        self.alpha = _check_range("alpha", alpha, 0.0, 1.0)
+        self.eps = _check_range("eps", eps, 0.0, None, open_low=True)  # 0: 0/0 when g = 0
         self.weight_decay = _check_range("weight_decay", weight_decay, 0.0, None)
-        self.momentum = _check_range("momentum", momentum, 0.0, None)
+        self.momentum = _check_range("momentum", momentum, 0.0, 1.0, open_high=True)
         self.centered = bool(centered)
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -409,7 +445,9 @@ class RMSProp(Optimizer):
             v = square_avg[i]
             if self.centered:
                 grad_avg[i] = a * grad_avg[i] + (1 - a) * g
-                v -= grad_avg[i] ** 2
+                # E[g²] - E[g]² >= 0 in exact arithmetic, but rounds below 0 when
+                # the gradient barely varies (torch would take sqrt of it: NaN).
+                v = max(v - grad_avg[i] ** 2, 0.0)
             step = g / (math.sqrt(v) + self.eps)
             if self.momentum:
                 buf[i] = self.momentum * buf[i] + step
@@ -446,7 +484,7 @@ class Adam(Optimizer):
         beta1 = _check_range("betas[0]", betas[0], 0.0, 1.0, open_high=True)
         beta2 = _check_range("betas[1]", betas[1], 0.0, 1.0, open_high=True)
         self.betas = (beta1, beta2)
-        self.eps = _check_range("eps", eps, 0.0, None)
+        self.eps = _check_range("eps", eps, 0.0, None, open_low=True)  # 0: 0/0 when g = 0
         self.weight_decay = _check_range("weight_decay", weight_decay, 0.0, None)
         self.amsgrad = bool(amsgrad)
 

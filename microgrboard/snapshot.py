@@ -22,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from microgrboard.core import DERIVATIVES, Value, topological_order
+from microgrboard.core import Value, parent_shares, topological_order
 
 SNAPSHOT_VERSION = 1
 
@@ -65,14 +66,11 @@ def snapshot(root: Value) -> Snapshot:
     edges: list[EdgeRecord] = []
     for child in order:
         parents = child.parents
-        if not parents:
-            continue
         try:
-            result = DERIVATIVES[child.op](child.grad, child.data, *(p.data for p in parents))
-            shares = result if len(parents) == 2 else (result,)
+            shares = parent_shares(child, child.grad)
         except ArithmeticError:  # no finite local derivative: show it as such
             shares = (math.nan,) * len(parents)
-        for parent, share in zip(parents, shares):  # type: ignore[call-overload]
+        for parent, share in zip(parents, shares):
             edges.append({"parent": ids[parent], "child": ids[child], "share": float(share)})
     return {
         "version": SNAPSHOT_VERSION,
@@ -123,14 +121,22 @@ def grads_at_step(snap: Snapshot, step: int) -> dict[int, float | None]:
 
 def to_json(snap: Snapshot) -> str:
     """Strict JSON (non-finite numbers become strings such as "NaN"), for web pages."""
-    return json.dumps(_finite(snap), ensure_ascii=False, allow_nan=False)
+    return json.dumps(json_ready(snap), ensure_ascii=False, allow_nan=False)
 
 
-def _finite(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """``value`` with every non-finite float spelled "NaN", "Infinity" or "-Infinity".
+
+    Strict JSON has no NaN; the one encoding shared by snapshots and the board's store.
+    Mappings become dicts and tuples lists; anything else is returned as is.
+
+    >>> json_ready({"loss": float("nan"), "xy": (1.0, float("-inf"))})
+    {'loss': 'NaN', 'xy': [1.0, '-Infinity']}
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
     return value

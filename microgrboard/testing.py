@@ -1,6 +1,6 @@
 """Gradient checking for tests and for users: numerical derivatives and hypothesis strategies.
 
-:func:`gradcheck` compares the engine's gradients with central differences,
+:func:`gradcheck` compares the engine's gradients with central differences::
 
     f'(x) ≈ (f(x + h) - f(x - h)) / 2h,   h = eps · max(1, |x|),
 
@@ -51,7 +51,7 @@ def _evaluate(f: Callable[..., Value], leaves: Sequence[Value]) -> float:
 def numerical_gradient(
     f: Callable[..., Value], inputs: Sequence[Input], eps: float = 1e-6
 ) -> list[float]:
-    """Central-difference estimate of d f(*inputs) / d input, for each input."""
+    """Central-difference estimate of ``d f(*inputs) / d input``, for each input."""
     leaves = _as_leaves(inputs)
     estimates = []
     # Not under no_grad(): `f` may itself call grad() (checking a second derivative).

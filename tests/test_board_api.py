@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import warnings
 from argparse import Namespace
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -21,13 +25,29 @@ with warnings.catch_warnings():  # Starlette 1.x nags about httpx vs httpx2; htt
     from starlette.testclient import TestClient
 
 from microgrboard import Value
-from microgrboard.board.server import bind_socket, create_app, serve
-from microgrboard.board.store import StoreError, store_path
+from microgrboard.board.server import bind_socket, create_app, loopback_hosts, serve
+from microgrboard.board.store import StoreError, StoreWriter, store_path
 from microgrboard.board.writer import Run
 from microgrboard.examples import apple_tax, neuron
 from microgrboard.nn import MLP
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def line_reader(stream: IO[str], seconds: float) -> Callable[[], str]:
+    """``readline`` for a child's output that fails the test past a deadline (no hang)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream] + [lines.put("")],
+                     daemon=True).start()
+    deadline = time.monotonic() + seconds
+
+    def readline() -> str:
+        try:
+            return lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            pytest.fail(f"the board printed nothing for {seconds} s")
+
+    return readline
 
 
 @pytest.fixture
@@ -157,6 +177,10 @@ def test_unknown_runs_are_404_and_missing_parameters_400(
         ("/api/boundary", {"run": "good", "step": "1.5"}, 400, "must be an integer"),
         ("/api/graph.svg", {"run": "good", "key": "../x"}, 400, "structure key"),
         ("/api/graph.svg", {"run": "good", "key": "abc123"}, 404, "no graph with structure"),
+        ("/api/graph", {"run": "good", "id": "99999999999999999999999"}, 400, "at most 2**63"),
+        ("/api/params", {"run": "good", "step": str(2**63)}, 400, "at most 2**63"),
+        ("/api/boundary", {"run": "good", "step": "9" * 5000}, 400, "must be an integer"),
+        ("/api/scalars", {"run": "good", "since": str(2**64)}, 400, "at most 2**63"),
     ],
 )
 def test_bad_parameters(client: TestClient, path: str, params: dict[str, str], status: int,
@@ -227,11 +251,80 @@ def test_a_corrupt_store_is_refused_up_front(tmp_path: Path) -> None:
 
 
 def test_the_board_only_reads(client: TestClient, logdir: Path) -> None:
-    before = store_path(logdir).read_bytes()
-    for path in ["/api/runs", "/api/scalars?run=good", "/api/graphs?run=good"]:
-        assert client.get(path).status_code == 200
+    # A run still writing: its log is in the WAL file, which readers must not touch either.
+    live = Run(logdir, name="live")
+    live.log(0, loss=1.0)
+    db, wal = store_path(logdir), Path(f"{store_path(logdir)}-wal")
+    assert wal.stat().st_size > 0
+
+    def state() -> list[tuple[bytes, int, int]]:
+        return [(f.read_bytes(), f.stat().st_size, f.stat().st_mtime_ns) for f in (db, wal)]
+
+    before = state()
+    time.sleep(0.02)  # so that a write would show in the mtimes
+    graph = client.get("/api/graphs", params={"run": "good"}).json()["graphs"][0]
+    gets = ["/", "/api/runs", "/api/scalars?run=good&run=live", "/api/scalars?run=good&since=3",
+            "/api/graphs?run=good", f"/api/graph?run=good&id={graph['id']}",
+            f"/api/graph.svg?run=good&key={graph['structure_key']}", "/api/params/steps?run=good",
+            "/api/params?run=good&step=0", "/api/boundaries/steps?run=good",
+            "/api/boundary?run=good&step=0"]
+    for path in gets:
+        assert client.get(path).status_code == 200, path
     assert client.post("/api/runs").status_code == 405
-    assert store_path(logdir).read_bytes() == before
+    assert state() == before
+    live.close()
+
+
+def test_scalars_since_a_cursor(client: TestClient, logdir: Path) -> None:
+    body = client.get("/api/scalars", params={"run": "good"}).json()
+    cursor = body["cursors"]["good"]
+    assert client.get("/api/scalars", params={"run": "good", "since": cursor}).json() == {
+        "runs": {"good": {}}, "cursors": {"good": cursor}}
+    with Run(logdir, name="other") as other:
+        other.log(0, loss=1.0)  # another run's points do not show
+    writer = StoreWriter(logdir)  # "good" goes on: a new step, and step 1 logged again
+    writer.log_scalars(1, 4, {"loss": 0.2})
+    writer.log_scalars(1, 1, {"acc": 0.75})
+    writer.close()
+    new = client.get("/api/scalars", params={"run": "good", "since": cursor}).json()
+    assert new["runs"]["good"] == {"loss": {"steps": [4], "values": [0.2]},
+                                   "acc": {"steps": [1], "values": [0.75]}}
+    assert new["cursors"]["good"] > cursor
+
+
+def test_a_bad_stored_snapshot_is_a_json_error(tmp_path: Path) -> None:
+    writer = StoreWriter(tmp_path)
+    run_id, _ = writer.create_run("bad")
+    # Written past Run.log_graph's checks (another tool, an older version): edges to nowhere.
+    snap = {"version": 1, "root": 0, "seed": 1.0, "edges": [{"parent": 0, "child": 7, "share": 1}],
+            "nodes": [{"id": 0, "label": "x", "op": "", "data": 1.0, "grad": 1.0}]}
+    writer.log_graph(run_id, 0, "graph", json.dumps(snap), "abc123", 1)
+    writer.close()
+    client = TestClient(create_app(tmp_path))
+    response = client.get("/api/graph.svg", params={"run": "bad", "key": "abc123"})
+    assert response.status_code == 500
+    assert "stored graph snapshot is invalid" in response.json()["error"]
+    assert client.app.state.layouts._key_locks == {}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("bound", "good", "bad"),
+    [
+        ("127.0.0.1", ["127.0.0.1:6006", "localhost:6006", "localhost"], ["evil.com:6006"]),
+        ("127.0.0.2", ["127.0.0.2:6006", "127.0.0.1:6006"], ["127.0.0.3:6006", "evil.com"]),
+        ("::1", ["[::1]:6006", "[0:0:0:0:0:0:0:1]:6006", "localhost:6006"],
+         ["evil.com:6006", "[::2]:6006", "[::1:6006"]),
+    ],
+)
+def test_the_board_answers_its_own_url_and_only_that(logdir: Path, bound: str, good: list[str],
+                                                     bad: list[str]) -> None:
+    client = TestClient(create_app(logdir, allowed_hosts=loopback_hosts(bound)))
+    for host in good:
+        assert client.get("/api/runs", headers={"host": host}).status_code == 200, host
+    for host in bad:
+        response = client.get("/api/runs", headers={"host": host})
+        assert response.status_code == 400 and "Host" in response.json()["error"], host
+    assert loopback_hosts("0.0.0.0") is None and loopback_hosts("192.168.1.2") is None
 
 
 def test_host_header_checked_when_given(logdir: Path) -> None:
@@ -280,7 +373,8 @@ def test_microgrboard_board_command_serves_and_says_where(logdir: Path) -> None:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline(), process.stdout.readline()]
+        readline = line_reader(process.stdout, 20)
+        lines = [readline(), readline()]
         assert f"port {port} is busy" in lines[0], lines
         match = re.search(r"at (http://127\.0\.0\.1:(\d+)/)", lines[1])
         assert match, lines

@@ -9,6 +9,7 @@ rewrites docs/images/board.png.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -22,13 +23,31 @@ from microgrboard import Value
 from microgrboard.board.store import StoreReader
 from microgrboard.board.writer import Run
 from microgrboard.drawing import format_number
+from microgrboard.snapshot import grads_at_step
+
+# Rounding edges of Python's "g" format: exact ties (half to even), carries into a new
+# digit, the switch to exponents, subnormals, the largest float.
+FORMAT_CASES = [9999.5, 99995.0, 12345.0, 12.125, 0.125, 2.5, -2.5, 1e-5, 0.0001, 0.00009999,
+                123456.0, 5e-324, 1.7976931348623157e308, 1e16, -9999.5, 220.00000000000003,
+                0.70710678, 1.0, 100.0, 0.1, 1234.5, 1235.5, -0.0, 3.0000000000000004, 1e21]
+
+# A hostile drawing, for sanitizeSvg: everything here that is active must go.
+HOSTILE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+  onload="window.__xss=2"><script>window.__xss=3</script>
+  <a href="javascript:window.__xss=4"><text>a</text></a>
+  <a xlink:href=" JavaScript:window.__xss=5"><text>b</text></a>
+  <a id="keep" xlink:href="#n1"><text>c</text></a>
+  <g><animate attributeName="href" to="javascript:window.__xss=6"/>
+     <set attributeName="onclick" to="window.__xss=7"/>
+     <foreignObject><div xmlns="http://www.w3.org/1999/xhtml">html</div></foreignObject></g>
+</svg>"""
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "images" / "board.png"
-EVIL = "<img src=x onerror=window.__xss=1>"
+EVIL = "<img src=x onerror=window.__xss=1> %{y}"  # HTML, and a plotly template field
 
 pytestmark = pytest.mark.browser
 
@@ -156,11 +175,63 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
             expect(page.locator("#graph-caption")).to_contain_text("backward step 1:")
             page.keyboard.press("End")
             expect(page.locator("#graph svg #a_n0-grad text")).not_to_have_text("grad ?")
+            # The last step highlights the last node processed, as draw(step=last) does.
+            expect(page.locator("#graph svg #n0")).to_have_class("node mgb-current")
+            expect(page.locator("#graph-caption")).to_contain_text("done")
 
             # Hover shows a node's numbers.
             root.locator("text").first.hover(timeout=5000)
             expect(page.locator("#tooltip")).to_contain_text("op    ")
             expect(page.locator("#tooltip")).to_contain_text("grad  1")
+
+            # The page's number format is Python's, digit for digit.
+            js_numbers = page.evaluate(
+                "(xs) => xs.map((x) => [formatNumber(x, 4), formatNumber(x, 6), formatNumber(x, 1)])",
+                FORMAT_CASES)
+            assert js_numbers == [[format_number(x, 4), format_number(x, 6), format_number(x, 1)]
+                                  for x in FORMAT_CASES]
+
+            # Partial sums as snapshot.grads_at_step: a NaN share keeps the sum NaN.
+            nan_snap = {"version": 1, "root": 2, "seed": 1.0, "nodes": [
+                {"id": i, "label": "", "op": "" if i == 0 else "+", "data": 1.0, "grad": 1.0}
+                for i in range(3)], "edges": [
+                {"parent": 0, "child": 2, "share": "NaN"}, {"parent": 1, "child": 2, "share": 2.0},
+                {"parent": 0, "child": 1, "share": 3.0}]}
+            for step in range(3):
+                known = page.evaluate(
+                    "([s, step]) => [...gradsAtStep(prepareSnapshot(s), step).known.entries()]"
+                    ".map(([id, g]) => [id, Number.isNaN(g) ? 'NaN' : g])",
+                    [nan_snap, step])
+                as_floats = {**nan_snap, "edges": [{**e, "share": float(e["share"])}  # type: ignore[arg-type]
+                                                   for e in nan_snap["edges"]]}  # type: ignore[attr-defined]
+                expected = grads_at_step(as_floats, step)  # type: ignore[arg-type]
+                assert known == [[i, "NaN" if g is not None and math.isnan(g) else g]
+                                 for i, g in expected.items()], step
+
+            # Active SVG content never reaches the page, even if the server sent it.
+            cleaned = page.evaluate("(t) => sanitizeSvg(t).outerHTML", HOSTILE_SVG)
+            for bad in ("script", "javascript", "JavaScript", "onload", "<animate", "<set",
+                        "foreignObject", "__xss"):
+                assert bad not in cleaned, (bad, cleaned)
+            assert 'xlink:href="#n1"' in cleaned and cleaned.count("<text>") == 3
+
+            # Slider responses landing out of order: the last position asked for wins.
+            boundary_step = page.locator("#boundary-step")
+            page.evaluate("""() => {
+              const realFetch = window.fetch;
+              window.fetch = (url, ...rest) => {
+                const slow = String(url).includes("/api/boundary?") && String(url).includes("step=0");
+                return slow ? new Promise((resolve) => setTimeout(resolve, 600)).then(
+                  () => realFetch(url, ...rest)) : realFetch(url, ...rest);
+              };
+            }""")
+            boundary_step.focus()
+            page.keyboard.press("Home")  # step 0: its answer is slow
+            page.keyboard.press("End")   # step 20: answered at once
+            expect(page.locator("#boundary")).to_have_attribute("data-step", "20")
+            page.wait_for_timeout(900)  # the slow answer for step 0 has landed by now
+            expect(page.locator("#boundary")).to_have_attribute("data-step", "20")
+            expect(page.locator("#boundary-step-value")).to_have_text("20")
 
             # Later training steps reuse the layout: only numbers change.
             snapshot = page.locator("#graph-snapshot")
@@ -188,7 +259,11 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
                 SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
                 SCREENSHOT.write_bytes(shot)
 
-            # Live: a run that starts writing appears, and grows, without reload.
+            # Live: a run that starts writing appears, and grows, without reload; polls
+            # ask only for what is new (since=cursor).
+            scalar_urls: list[str] = []
+            page.on("request", lambda r: scalar_urls.append(r.url)
+                    if "/api/scalars" in r.url else None)
             with Run(logdir, name="live") as live:
                 live.log(0, loss=1.0)
                 expect(page.locator('#runs input[data-run="live"]')).to_be_checked(timeout=8000)
@@ -198,11 +273,22 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
                     "step 2", timeout=8000)
             expect(page.locator("#runs li", has_text="live")).to_contain_text(
                 "finished", timeout=8000)
+            live_steps = page.evaluate("window.microgrboard.scalars.live.loss.steps")
+            assert live_steps == [0, 1, 2]
+            assert any("run=live&since=" in u and not u.endswith("since=0") for u in scalar_urls)
 
             # Hostile strings are shown as text everywhere and never run.
             _log_hostile_run(logdir)
             expect(page.locator("#runs .name").nth(3)).to_have_text(EVIL, timeout=8000)
             expect(page.locator(f'#scalars .chart[data-tag="{EVIL}"]')).to_have_count(1)
+            # A "%{y}" in a run name is text in the hover label, not a template field.
+            hover = page.evaluate("""(tag) => {
+              const div = [...document.querySelectorAll("#scalars .chart")].find(
+                (d) => d.dataset.tag === tag);
+              Plotly.Fx.hover(div, { xval: 1 });
+              return div.querySelector(".hoverlayer").textContent;
+            }""", EVIL)
+            assert EVIL in hover, hover
             expect(page.locator("#hparams")).to_contain_text(EVIL)
             page.locator("#graph-run").select_option(EVIL)
             expect(page.locator("#graph svg")).to_contain_text(EVIL)

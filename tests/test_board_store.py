@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import queue
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
+from typing import IO
 
 import pytest
 
@@ -24,11 +28,14 @@ from microgrboard.board.store import (
     StoreReader,
     StoreWriter,
     store_path,
+    strict_json,
 )
 from microgrboard.board.writer import Run, neuron_graph
 from microgrboard.examples import neuron
 from microgrboard.nn import MLP, Neuron
 from microgrboard.snapshot import snapshot, structure_key
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_scalars_round_trip_with_values_nan_and_inf(tmp_path: Path) -> None:
@@ -130,6 +137,8 @@ def test_default_name_is_the_start_time(tmp_path: Path) -> None:
         (lambda r: r.log(-1, loss=1.0), ValueError, "step must be an int >= 0"),
         (lambda r: r.log(True, loss=1.0), ValueError, "step must be an int"),
         (lambda r: r.log(1.5, loss=1.0), ValueError, "step must be an int"),
+        (lambda r: r.log(2**70, loss=1.0), ValueError, r"at most 2\*\*63 - 1.*1180591620717411303424"),
+        (lambda r: r.log_params([Value(1.0)], 2**63), ValueError, "step must be an int"),
         (lambda r: r.log(0), ValueError, "at least one scalar"),
         (lambda r: r.log(0, loss="low"), TypeError, "scalar 'loss' must be a number"),
         (lambda r: r.log(0, loss=None), TypeError, "scalar 'loss' must be a number"),
@@ -258,6 +267,22 @@ def test_reading_while_another_thread_writes(tmp_path: Path) -> None:
     assert seen == sorted(seen) and seen[-1] == steps
 
 
+def line_reader(stream: IO[str], seconds: float) -> Callable[[], str]:
+    """``readline`` for a child's output that fails the test past a deadline (no hang)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream] + [lines.put("")],
+                     daemon=True).start()
+    deadline = time.monotonic() + seconds
+
+    def readline() -> str:
+        try:
+            return lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            pytest.fail(f"the child process printed nothing for {seconds} s")
+
+    return readline
+
+
 _KILLED_WRITER = """
 import sys
 from microgrboard.board.writer import Run
@@ -277,12 +302,15 @@ def test_a_writer_killed_mid_run_loses_no_committed_step(tmp_path: Path) -> None
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     assert process.stdout is not None
+    readline = line_reader(process.stdout, 20)
     committed = -1
-    for line in process.stdout:
-        committed = int(line)
-        if committed >= 40:
-            break
-    os.kill(process.pid, signal.SIGKILL)
+    try:
+        while committed < 40:
+            line = readline()
+            assert line, "the writer exited early"
+            committed = int(line)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
     assert process.returncode == -signal.SIGKILL
     reader = StoreReader(tmp_path)  # read-only, with the dead writer's WAL still there
@@ -345,3 +373,138 @@ def test_neuron_graph_matches_a_hand_computed_neuron() -> None:
     assert by_label["L0.N0.w0"]["grad"] == pytest.approx(2.0 * (1 - expected**2))
     assert by_label["x1"]["grad"] == pytest.approx(w1 * (1 - expected**2))
     assert cell.w[0].grad == 0.0
+
+
+_CONTENDING_WRITER = """
+import sys
+from microgrboard.board.store import StoreWriter
+writer = StoreWriter(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()  # start together
+for i in range(20):
+    run_id, name = writer.create_run("shared")  # reads the names, then writes: a lock upgrade
+    writer.log_scalars(run_id, i, {"loss": float(i)})
+writer.close()
+print("done", flush=True)
+"""
+
+
+def test_processes_sharing_a_store_wait_for_each_other(tmp_path: Path) -> None:
+    StoreWriter(tmp_path).close()  # the schema exists before they race
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _CONTENDING_WRITER, str(tmp_path)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        for _ in range(4)
+    ]
+    try:
+        readers = [line_reader(p.stdout, 30) for p in processes]  # type: ignore[arg-type]
+        assert [read() for read in readers] == ["ready\n"] * 4
+        for p in processes:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outcome = [read() for read in readers]
+    finally:
+        for p in processes:
+            p.kill() if p.poll() is None else None
+            p.wait(10)
+    errors = [p.stderr.read() for p in processes if p.stderr is not None]
+    assert outcome == ["done\n"] * 4, errors
+    runs = StoreReader(tmp_path).runs()
+    assert len(runs) == 80 and len({r["name"] for r in runs}) == 80  # every rename distinct
+    assert sum(len(StoreReader(tmp_path).scalars(r["name"])) for r in runs) == 80
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.pop("edges"), "missing 'edges'"),
+        (lambda s: s.update(nodes=[]), "non-empty list"),
+        (lambda s: s["nodes"][0].update(id=5), "node ids must be 0..2 in order"),
+        (lambda s: s["nodes"][1].update(label=None), "node 1 label must be a str"),
+        (lambda s: s["nodes"][0].update(data="lots"), "node 0 data must be a number"),
+        (lambda s: s["nodes"][0].update(grad=10**400), "too large for a float"),
+        (lambda s: s["edges"][0].update(parent=9), r"edge 0 parent must be a node id in 0..2"),
+        (lambda s: s["edges"][0].update(parent=2, child=0), "a parent comes before its child"),
+        (lambda s: s["edges"][0].update(share=None), "edge 0 share must be a number"),
+        (lambda s: s.update(root=0), "root must be the last node"),
+        (lambda s: s["nodes"][0].update(extra=object()), "must be JSON data"),
+    ],
+)
+def test_log_graph_refuses_snapshots_the_board_cannot_draw(
+    tmp_path: Path, change: Callable[[dict[str, object]], object], message: str
+) -> None:
+    x = Value(2.0, "x")
+    y = x * 3.0
+    y.backward()
+    snap = json.loads(json.dumps(snapshot(y)))
+    change(snap)
+    with Run(tmp_path, name="s") as run:
+        with pytest.raises(ValueError, match=message):
+            run.log_graph(snap, 0)
+        run.log_graph(json.loads(json.dumps(snapshot(y))), 1)  # through JSON is fine
+    assert [g["step"] for g in StoreReader(tmp_path).graphs("s")] == [1]
+
+
+def test_a_failed_commit_is_rolled_back(tmp_path: Path) -> None:
+    writer = StoreWriter(tmp_path)
+    run_id, _ = writer.create_run("a")
+    with pytest.raises(StoreError, match="FOREIGN KEY"), writer._transaction() as db:
+        db.execute("PRAGMA defer_foreign_keys = ON")  # the violation shows at COMMIT
+        db.execute("INSERT INTO scalars (run_id, tag, step, value, wall_time) "
+                   "VALUES (999, 'x', 0, 1.0, 0)")
+    writer.log_scalars(run_id, 0, {"loss": 1.0})  # no transaction left open
+    writer.close()
+    assert StoreReader(tmp_path).scalars("a") == {
+        "loss": {"steps": [0], "values": [1.0], "wall_times": [pytest.approx(time.time(), abs=60)]}}
+
+
+def test_an_error_after_sqlite_rolled_back_is_not_masked(tmp_path: Path) -> None:
+    writer = StoreWriter(tmp_path)
+    with pytest.raises(RuntimeError, match="the real error"), writer._transaction() as db:
+        db.execute("ROLLBACK")  # as SQLite does itself on some errors
+        raise RuntimeError("the real error")
+    writer.create_run("a")
+    writer.close()
+
+
+def test_scalars_since_a_cursor_return_only_new_points(tmp_path: Path) -> None:
+    with Run(tmp_path, name="a") as run:
+        for step in range(5):
+            run.log(step, loss=float(step))
+        reader = StoreReader(tmp_path)
+        everything, cursor = reader.scalars_since("a", 0)
+        assert everything["loss"]["steps"] == [0, 1, 2, 3, 4]
+        assert reader.scalars_since("a", cursor) == ({}, cursor)
+        run.log(5, loss=5.0)
+        run.log(2, loss=-2.0)  # re-logged: comes again, with its new value
+        new, later = reader.scalars_since("a", cursor)
+        assert new["loss"]["steps"] == [2, 5] and new["loss"]["values"] == [-2.0, 5.0]
+        assert later > cursor
+    with pytest.raises(InvalidName, match="cursor"):
+        reader.scalars_since("a", -1)
+
+
+def test_polls_use_indexes_not_scans(tmp_path: Path) -> None:
+    Run(tmp_path, name="a").close()
+    db = sqlite3.connect(store_path(tmp_path))
+
+    def plan(sql: str) -> str:
+        return " ".join(str(row[-1]) for row in db.execute("EXPLAIN QUERY PLAN " + sql, (1, 0)))
+
+    assert "INDEX scalars_by_id" in plan("SELECT * FROM scalars WHERE run_id = ? AND id > ?")
+    assert "INDEX scalars_by_step" in plan(
+        "SELECT MAX(step) FROM scalars WHERE run_id = ? AND ? = 0")
+    assert "SCAN scalars" not in plan(
+        "SELECT DISTINCT tag FROM scalars WHERE run_id = ? AND ? = 0 ORDER BY tag")
+    db.close()
+
+
+def test_one_non_finite_encoder_for_tuples_and_mappings(tmp_path: Path) -> None:
+    hparams = {"shape": (2, float("inf")), "nested": MappingProxyType({"x": float("nan")})}
+    assert strict_json(hparams) == '{"shape":[2,"Infinity"],"nested":{"x":"NaN"}}'
+    with Run(tmp_path, name="h", hparams=hparams):
+        pass
+    assert StoreReader(tmp_path).runs()[0]["hparams"] == {"shape": [2, "Infinity"],
+                                                          "nested": {"x": "NaN"}}

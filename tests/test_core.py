@@ -130,6 +130,10 @@ def test_sqrt_at_zero_has_no_finite_derivative():
     y = Value(0.0).sqrt()
     with pytest.raises(ZeroDivisionError, match="sqrt"):
         y.backward()
+    with pytest.raises(ZeroDivisionError, match="sqrt"):
+        grad(y, [y.parents[0]])
+    with pytest.raises(ZeroDivisionError, match="sqrt"):
+        list(backward_steps(y))
 
 
 # --- each op's derivative against central differences ------------------------------------
@@ -200,8 +204,32 @@ def test_power_exponent_gradient_at_zero_and_negative_bases():
 
 def test_power_by_a_constant_names_the_constant():
     x = Value(3.0)
-    assert (x**2).op == "**2"
+    assert (x**2).op == "**2" and (x**2).parents == (x,)
     assert (x**0.5).op == "**0.5"
+    assert (2**x).op == "2**" and (2**x).parents == (x,)
+
+
+def test_powers_with_constants_at_zero():
+    x = Value(0.0)
+    (x**0).backward()
+    assert x.grad == 0.0  # x^0 = 1 is flat, even at 0
+    x = Value(0.5)
+    (0**x).backward()  # 0^x = 0 for x > 0: flat; no gradient owed to the constant 0
+    assert x.grad == 0.0
+    x = Value(3.0)
+    (2**x).backward()
+    assert x.grad == pytest.approx(8 * math.log(2))
+
+
+def test_new_constant_exponents_do_not_grow_the_rule_table():
+    from microgrboard.core import DERIVATIVES
+
+    before = len(DERIVATIVES)
+    for t in range(1, 200):
+        x = Value(1.5)
+        (x ** (1 / t)).backward()
+        assert x.grad == pytest.approx((1 / t) * 1.5 ** (1 / t - 1))
+    assert len(DERIVATIVES) == before
 
 
 # --- backward ----------------------------------------------------------------------------
@@ -299,14 +327,30 @@ def test_no_grad_records_no_graph_and_restores_itself():
 
 def test_grad_returns_values_and_leaves_dot_grad_alone():
     x, y = Value(2.0), Value(5.0)
-    dx, dy, unused = grad(x * y, [x, y, Value(1.0)])
+    dx, dy, unused = grad(x * y, [x, y, Value(1.0)], allow_unused=True)
     assert (dx.data, dy.data, unused.data) == (5.0, 2.0, 0.0)
     assert x.grad == 0.0 and y.grad == 0.0
+
+
+def test_grad_of_an_unrelated_input_is_an_error_unless_allowed():
+    x = Value(2.0)
+    with no_grad():
+        y = x * x  # no graph: y does not depend on x as far as the engine knows
+    with pytest.raises(ValueError, match="does not depend on input 0.*no_grad"):
+        grad(y, [x])
+    assert grad(y, [x], allow_unused=True)[0].data == 0.0
 
 
 def test_grad_rejects_non_values():
     with pytest.raises(TypeError, match="float"):
         grad(Value(1.0), [1.0])
+    with pytest.raises(TypeError, match="output must be a Value"):
+        grad(3.0, [Value(1.0)])
+
+
+def test_backward_names_a_bad_upstream_gradient():
+    with pytest.raises(TypeError, match=r"backward\(\) gradient.*str"):
+        Value(1.0).backward("1")
 
 
 @pytest.mark.parametrize(

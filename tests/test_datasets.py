@@ -12,6 +12,7 @@ import pytest
 from microgrboard.datasets import (
     GENERATORS,
     Dataset,
+    RegressionDataset,
     blobs,
     circles,
     linear_regression,
@@ -23,14 +24,27 @@ from microgrboard.datasets import (
 )
 
 
-@pytest.mark.parametrize("name", sorted(GENERATORS))
+ALL_GENERATORS: dict[str, Callable[..., Dataset | RegressionDataset]] = {
+    **GENERATORS, "linear_regression": lambda **kw: linear_regression(weights=(1.0, -2.0), **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_GENERATORS))
 def test_same_seed_same_points_other_seed_other_points(name: str) -> None:
-    make: Callable[..., Dataset] = GENERATORS[name]
+    make = ALL_GENERATORS[name]
     first, again, other = make(n=60, seed=7), make(n=60, seed=7), make(n=60, seed=8)
     assert first == again
     assert first.X != other.X
     assert len(first.X) == len(first.y) == 60
     assert all(len(p) == 2 and all(math.isfinite(c) for c in p) for p in first.X)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_GENERATORS))
+def test_default_seed_is_fixed_and_none_is_fresh(name: str) -> None:
+    make = ALL_GENERATORS[name]
+    assert make(n=60) == make(n=60) == make(n=60, seed=0)  # a lesson replays exactly
+    # seed=None draws from the OS: two calls agreeing on 60 random points never happens.
+    assert make(n=60, seed=None).X != make(n=60, seed=None).X
 
 
 def test_seed_accepts_a_random_instance() -> None:
@@ -116,12 +130,15 @@ def test_minibatches_seeded_drop_last_and_no_shuffle() -> None:
 
 
 def test_bad_arguments_raise_naming_them() -> None:
+    # minibatches checks at the call, before anyone iterates over it.
     with pytest.raises(ValueError, match="batch_size"):
-        list(minibatches([1], [1], 0))
+        minibatches([1], [1], 0)
     with pytest.raises(ValueError, match="1 points but 2 labels"):
-        list(minibatches([1], [1, 2], 1))
+        minibatches([1], [1, 2], 1)
     with pytest.raises(ValueError, match="noise"):
         moons(10, noise=-0.1)
+    with pytest.raises(ValueError, match="^std must be"):
+        blobs(10, std=-1.0)
     with pytest.raises(ValueError, match="n must be"):
         circles(0)
     with pytest.raises(ValueError, match="factor"):

@@ -274,6 +274,28 @@ def test_expanded_mlp_is_refused_with_advice(mlp_pass):
     assert "group='neuron'" in message
 
 
+def test_max_nodes_refuses_before_building_the_dot(mlp_pass, monkeypatch):
+    import graphviz
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("built the DOT of a drawing that is refused anyway")
+
+    monkeypatch.setattr(graphviz, "Digraph", no_building)
+    with pytest.raises(GraphTooLargeError, match="more than max_nodes=1000"):
+        draw(mlp_pass, group=None)
+    with pytest.raises(GraphTooLargeError, match="more than max_nodes=5"):
+        draw(apple_tax().output, style="book", max_nodes=5)
+
+
+@pytest.mark.parametrize("style", ["record", "book"])
+@pytest.mark.parametrize("group", [None, "neuron", "layer"])
+@pytest.mark.parametrize("collapse", [True, False])
+def test_the_counted_nodes_are_the_drawn_nodes(tiny_loss, style, group, collapse):
+    picture = draw(tiny_loss[0], style=style, group=group, collapse=collapse)
+    drawn = [line for line in picture.source.splitlines() if " shape=" in line]
+    assert picture.node_count == len(drawn) > 0
+
+
 def test_mlp_draws_collapsed_by_default(mlp_pass, no_dot):
     picture = draw(mlp_pass)
     assert picture.node_count < 100

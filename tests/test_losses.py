@@ -115,6 +115,14 @@ def test_softplus_gradient_at_zero_is_one_half() -> None:
     assert x.grad == 0.5
 
 
+def test_softplus_far_below_zero_is_zero_with_an_exact_gradient() -> None:
+    x = Value(-40.0)
+    y = softplus(x)
+    y.backward()
+    assert y.data == 0.0  # as documented: log(1 + e⁻⁴⁰) rounds to log(1)
+    assert x.grad == pytest.approx(math.exp(-40) / (1 + math.exp(-40)), rel=1e-12)
+
+
 # --- softmax and softmax cross-entropy --------------------------------------------------------
 
 

@@ -157,6 +157,79 @@ def test_adam_first_update_is_lr_times_sign() -> None:
     assert traj[0] == pytest.approx([1.01, -0.49], abs=1e-9)
 
 
+# First updates worked out by hand from torch's formulas (not from ref_* above).
+# At START the gradient is g = (2(1 - 3), 20(-0.5)) = (-4, -10).
+FIRST_STEP_BY_HAND: list[tuple[str, Callable[[list[Value]], Optimizer], list[float]]] = [
+    # Nesterov, lr 0.02, μ 0.9: b = g at t = 1, step g + μb = 1.9g = (-7.6, -19);
+    # a = 1 + 0.02·7.6 = 1.152, b = -0.5 + 0.02·19 = -0.12.
+    ("nesterov", lambda ps: Nesterov(ps, lr=0.02), [1.152, -0.12]),
+    # Momentum, lr 0.02: b = g at t = 1, so the first step is plain SGD: a = 1 + 0.08.
+    ("momentum", lambda ps: Momentum(ps, lr=0.02), [1.08, -0.3]),
+    # AdaGrad, lr 0.3: s = g², step 0.3·g/|g| = 0.3 against the sign of g
+    # (ε = 1e-10 shifts it by ~1e-11): (1.3, -0.2).
+    ("adagrad", lambda ps: AdaGrad(ps, lr=0.3), [1.3, -0.2]),
+    # RMSProp, lr 0.01, α 0.99: v = 0.01·g², √v = 0.1·|g|, step 0.01·g/(0.1|g|) = 0.1·sign(g):
+    # (1.1, -0.4); ε = 1e-8 next to √v = 0.4 shrinks the step by 2.5e-9.
+    ("rmsprop", lambda ps: RMSProp(ps, lr=0.01), [1.1, -0.4]),
+    # Centered: ḡ = 0.01·g, ṽ = 0.01g² - 0.0001g² = 0.0099g²,
+    # step 0.01/√0.0099 = 0.100503782 against the sign of g.
+    ("rmsprop centered", lambda ps: RMSProp(ps, lr=0.01, centered=True),
+     [1.100503782, -0.399496218]),
+    # AdamW, lr 0.1, λ 0.01: θ ← (1 - 0.1·0.01)θ = 0.999θ = (0.999, -0.4995), then Adam's
+    # first step, 0.1 against the sign of g: (1.099, -0.3995).
+    ("adamw", lambda ps: AdamW(ps, lr=0.1), [1.099, -0.3995]),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "expected"), FIRST_STEP_BY_HAND,
+                         ids=[c[0] for c in FIRST_STEP_BY_HAND])
+def test_first_update_by_hand(
+    name: str, make: Callable[[list[Value]], Optimizer], expected: list[float]
+) -> None:
+    assert run(make, steps=1)[0] == pytest.approx(expected, abs=1e-8)  # ε's share < 1e-8
+
+
+def feed(opt: Optimizer, grads: list[float]) -> list[float]:
+    """θ after each update, with ``.grad`` set by hand to each of ``grads`` in turn."""
+    (p,) = opt.params
+    out = []
+    for g in grads:
+        p.grad = g
+        opt.step()
+        out.append(p.data)
+    return out
+
+
+def test_amsgrad_keeps_the_largest_second_moment_when_the_gradient_drops() -> None:
+    # lr 1, β₁ = β₂ = 0.5, θ = 0, gradients 10, 0.1, 0.1 (ε = 1e-8 is negligible here).
+    # t=1: m = 5, v = 50; m̂ = 10, v̂ = 100; θ = -10/10 = -1.   v_max = 50.
+    # t=2: m = 2.55, v = 25.005, v_max = 50; m̂ = 2.55/0.75 = 3.4.
+    #      amsgrad v̂ = 50/0.75 = 66.667, step 3.4/8.164966 = 0.416413 -> θ = -1.416413
+    #      Adam    v̂ = 25.005/0.75 = 33.34, step 3.4/5.774080 = 0.588838 -> θ = -1.588838
+    # t=3: m = 1.325, v = 12.5075, v_max = 50; m̂ = 1.325/0.875 = 1.514286.
+    #      amsgrad v̂ = 50/0.875 = 57.142857, step 1.514286/7.559289 = 0.200321
+    #      Adam    v̂ = 12.5075/0.875 = 14.294286, step 1.514286/3.780779 = 0.400522
+    grads = [10.0, 0.1, 0.1]
+    amsgrad = feed(Adam([Value(0.0)], lr=1.0, betas=(0.5, 0.5), amsgrad=True), grads)
+    adam = feed(Adam([Value(0.0)], lr=1.0, betas=(0.5, 0.5)), grads)
+    assert amsgrad == pytest.approx([-1.0, -1.416413, -1.616734], abs=1e-6)
+    assert adam == pytest.approx([-1.0, -1.588838, -1.989360], abs=1e-6)
+
+
+def test_centered_rmsprop_survives_a_constant_gradient() -> None:
+    # With a constant g the centered variance v - ḡ² = g²·αᵗ(1 - αᵗ) shrinks to 0 and,
+    # from t ≈ 50 at α = 0.5, rounds below 0: it must be clamped, not passed to sqrt.
+    g, lr, alpha = 1.7, 0.01, 0.5
+    opt = RMSProp([Value(0.0)], lr=lr, alpha=alpha, centered=True)
+    theta = feed(opt, [g] * 60)
+    steps = [before - after for before, after in zip([0.0, *theta], theta)]
+    # At most lr·g/ε (ṽ = 0), up to the rounding of θ - step on such a large θ.
+    assert all(math.isfinite(s) and 0 < s <= lr * g / opt.eps * (1 + 1e-12) for s in steps)
+    for t, s in enumerate(steps[:20], start=1):  # before rounding matters: the exact formula
+        exact = lr * g / (g * math.sqrt(alpha**t * (1 - alpha**t)) + opt.eps)
+        assert s == pytest.approx(exact, rel=1e-6)
+
+
 CASES: list[tuple[str, Callable[[list[Value]], Optimizer], list[list[float]]]] = [
     ("sgd", lambda ps: SGD(ps, lr=0.05), ref_sgd(0.05)),
     ("sgd wd", lambda ps: SGD(ps, lr=0.05, weight_decay=0.1), ref_sgd(0.05, wd=0.1)),
@@ -333,13 +406,49 @@ def test_optimizer_consults_its_schedule_each_step() -> None:
     assert used == [0.4, 0.4, 0.2, 0.2, 0.1]
 
 
+def test_setting_lr_by_hand_as_micrograd_does() -> None:
+    a = Value(0.0)
+    opt = SGD([a], lr=1.0)
+    for k in range(3):
+        opt.lr = 1.0 - 0.9 * k / 100  # micrograd's demo loop
+        a.grad = 1.0
+        before = a.data
+        opt.step()
+        assert before - a.data == pytest.approx(1.0 - 0.9 * k / 100)
+    with pytest.raises(ValueError, match="lr"):
+        opt.lr = -1.0
+    assert opt.lr == pytest.approx(0.982)  # unchanged by the rejected value
+
+
+def test_setting_lr_with_a_schedule_sets_the_base_it_scales() -> None:
+    opt = SGD([Value(0.0)], lr=1.0, schedule=StepLR(step_size=1, gamma=0.5))
+    opt.step()
+    opt.step()
+    opt.lr = 0.8
+    assert (opt.lr_base, opt.lr) == (0.8, 0.2)  # 0.8 · 0.5² at update 2
+    assert opt.state_dict()["hyperparameters"]["lr"] == 0.8
+
+
 # --- state_dict / resume --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+RESUMABLE: dict[str, Callable[[list[Value]], Optimizer]] = {
+    name: lambda ps, cls=cls: cls(ps, lr=0.01, schedule=StepLR(2, 0.5))  # type: ignore[misc]
+    for name, cls in OPTIMIZERS.items()
+}
+# Configurations whose extra buffers matter: with lr 0.3 and β₂ = 0.5, v follows the
+# sharply falling g² (b heads to 0 fast), so v_max stays above it; centered + momentum
+# use grad_avg and momentum_buffer.
+RESUMABLE["adam amsgrad"] = lambda ps: Adam(ps, lr=0.3, betas=(0.9, 0.5), amsgrad=True,
+                                            schedule=StepLR(2, 0.5))
+RESUMABLE["rmsprop centered momentum"] = lambda ps: RMSProp(
+    ps, lr=0.01, momentum=0.5, centered=True, schedule=StepLR(2, 0.5)
+)
+
+
+@pytest.mark.parametrize("name", sorted(RESUMABLE))
 def test_resume_from_state_dict_gives_the_same_trajectory(name: str) -> None:
-    def make(ps: list[Value]) -> Optimizer:
-        return OPTIMIZERS[name](ps, lr=0.01, schedule=StepLR(2, 0.5))
+    make = RESUMABLE[name]
 
     def steps(params: list[Value], opt: Optimizer, n: int) -> list[list[float]]:
         out = []
@@ -361,8 +470,20 @@ def test_resume_from_state_dict_gives_the_same_trajectory(name: str) -> None:
     resumed_params = [Value(x) for x in middle]
     resumed = make(resumed_params)
     resumed.load_state_dict(saved)
-    assert resumed.step_count == 3 and resumed.lr == opt.schedule(0.01, 3)  # type: ignore[misc]
+    assert resumed.step_count == 3 and resumed.lr == opt.schedule(opt.lr_base, 3)  # type: ignore[misc]
     assert steps(resumed_params, resumed, 3) == uninterrupted
+
+    # Every buffer in use is needed: resuming with it changed (x4) goes elsewhere.
+    live = [b for b, values in saved["state"].items() if any(values)]
+    for buffer in live:
+        damaged = json.loads(json.dumps(saved))
+        damaged["state"][buffer] = [4 * v for v in saved["state"][buffer]]
+        other_params = [Value(x) for x in middle]
+        other = make(other_params)
+        other.load_state_dict(damaged)
+        assert steps(other_params, other, 3) != uninterrupted, buffer
+    if name in ("adam amsgrad", "rmsprop centered momentum"):
+        assert sorted(live) == sorted(resumed.buffers)  # these cases exercise every buffer
 
 
 def test_load_state_dict_rejects_mismatches_and_changes_nothing() -> None:
@@ -395,14 +516,24 @@ def test_load_state_dict_rejects_mismatches_and_changes_nothing() -> None:
         (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"betas\[1\]"),
         (lambda ps: AdamW(ps, betas=(0.9,)), "betas"),  # type: ignore[arg-type]
         (lambda ps: Adam(ps, eps=-1e-8), "eps"),
+        (lambda ps: Adam(ps, eps=0.0), "eps"),
+        (lambda ps: AdamW(ps, eps=0), "eps"),
+        (lambda ps: RMSProp(ps, eps=0.0), "eps"),
+        (lambda ps: AdaGrad(ps, eps=0.0), "eps"),
         (lambda ps: SGD(ps, momentum=-0.9), "momentum"),
+        (lambda ps: SGD(ps, momentum=1.0), "momentum"),
+        (lambda ps: Momentum(ps, momentum=1.5), "momentum"),
+        (lambda ps: SGD(ps, momentum=0.9, dampening=1.5), "dampening"),
         (lambda ps: SGD(ps, weight_decay=-1), "weight_decay"),
         (lambda ps: SGD(ps, nesterov=True), "nesterov"),
         (lambda ps: RMSProp(ps, alpha=-0.5), "alpha"),
+        (lambda ps: RMSProp(ps, alpha=1.5), "alpha"),
+        (lambda ps: RMSProp(ps, momentum=1.0), "momentum"),
         (lambda ps: AdaGrad(ps, lr_decay=-1), "lr_decay"),
         (lambda ps: StepLR(step_size=0), "step_size"),
         (lambda ps: CosineAnnealingLR(T_max=0), "T_max"),
         (lambda ps: LinearLR(start_factor=0.0), "start_factor"),
+        (lambda ps: LinearLR(total_iters=True), "total_iters"),
     ],
 )
 def test_bad_hyperparameters_raise_naming_the_parameter(
@@ -422,3 +553,24 @@ def test_bad_parameter_lists() -> None:
         SGD([Value(1.0), 2.0], lr=0.1)  # type: ignore[list-item]
     with pytest.raises(TypeError, match="iterable of Values"):
         SGD(Value(1.0), lr=0.1)  # type: ignore[arg-type]
+
+
+def test_eps_keeps_zero_gradients_finite() -> None:
+    # With eps > 0 required, a parameter whose gradient is 0 simply does not move.
+    for make in (Adam, AdamW, RMSProp, AdaGrad):
+        p = Value(0.5)
+        opt = make([p], lr=0.1, weight_decay=0.0)
+        assert feed(opt, [0.0, 0.0]) == [0.5, 0.5]
+
+
+def test_momentum_and_nesterov_fix_nesterov_and_alias_sgd() -> None:
+    with pytest.raises(TypeError, match="nesterov"):
+        Nesterov([Value(1.0)], nesterov=False)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="nesterov"):
+        Momentum([Value(1.0)], nesterov=True)  # type: ignore[call-arg]
+    assert Nesterov([Value(1.0)]).nesterov and not Momentum([Value(1.0)]).nesterov
+    assert "nesterov" not in Nesterov([Value(1.0)]).hyperparameters()
+    assert run(lambda ps: Nesterov(ps, lr=0.02)) == run(
+        lambda ps: SGD(ps, lr=0.02, momentum=0.9, nesterov=True))
+    assert run(lambda ps: Momentum(ps, lr=0.02)) == run(
+        lambda ps: SGD(ps, lr=0.02, momentum=0.9))

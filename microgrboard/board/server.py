@@ -8,7 +8,10 @@ valid run name is a 400, an unknown run a 404, an unreadable store a 500, each
 with ``{"error": "..."}``):
 
 - ``GET /api/runs``: the runs, with hyper-parameters, status and scalar tags.
-- ``GET /api/scalars?run=a&run=b``: ``{"runs": {name: {tag: {"steps", "values"}}}}``.
+- ``GET /api/scalars?run=a&run=b``: ``{"runs": {name: {tag: {"steps", "values"}}},
+  "cursors": {name: int}}``. With ``since=C`` (a cursor from an earlier answer, for
+  each run asked), only the points logged or re-logged after it: a live page polls
+  with its cursor, so a poll costs what is new, not the whole run.
 - ``GET /api/graphs?run=a``: the run's graph snapshots (id, tag, step, structure key).
 - ``GET /api/graph?run=a&id=3``: one snapshot with every node's data, grad, op, label.
 - ``GET /api/graph.svg?run=a&key=K``: the drawing of structure ``K``, laid out once
@@ -31,11 +34,10 @@ from collections.abc import Awaitable, Callable
 from importlib.util import find_spec
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -43,12 +45,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from microgrboard.board.store import (
+    MAX_INTEGER,
     InvalidName,
     RunNotFound,
     StoreError,
     StoreReader,
     check_run_name,
 )
+
+if TYPE_CHECKING:
+    from microgrboard.snapshot import Snapshot
 
 PACKAGE_DIR = Path(__file__).parent
 MAX_DRAWN_NODES = 1500  # a bigger drawing is folded per neuron, or refused (layout time)
@@ -77,12 +83,11 @@ def render_structure_svg(snapshot: dict[str, Any]) -> str:
     }
     # The page finds numbers by the table cells' ids (a_n3-data), which older system
     # Graphviz builds (Debian 12's 2.43) do not write: lay out with the bundled one.
+    snap = cast("Snapshot", placeholder)
     try:
-        return draw(placeholder, group=None, max_nodes=MAX_DRAWN_NODES,
-                    renderer="pygraphviz").svg()  # type: ignore[arg-type]
+        return draw(snap, group=None, max_nodes=MAX_DRAWN_NODES, renderer="pygraphviz").svg()
     except GraphTooLargeError:
-        return draw(placeholder, group="auto", max_nodes=MAX_DRAWN_NODES,
-                    renderer="pygraphviz").svg()  # type: ignore[arg-type]
+        return draw(snap, group="auto", max_nodes=MAX_DRAWN_NODES, renderer="pygraphviz").svg()
 
 
 class LayoutCache:
@@ -106,17 +111,20 @@ class LayoutCache:
                 return self._items[key]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            svg = compute()
-            with self._lock:
-                self.layouts_computed += 1
-                self._items[key] = svg
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-                self._key_locks.pop(key, None)
-            return svg
+            try:
+                with self._lock:
+                    if key in self._items:
+                        return self._items[key]
+                svg = compute()
+                with self._lock:
+                    self.layouts_computed += 1
+                    self._items[key] = svg
+                    while len(self._items) > self.size:
+                        self._items.popitem(last=False)
+                return svg
+            finally:  # a failed layout too: waiters retry, and no lock is left behind
+                with self._lock:
+                    self._key_locks.pop(key, None)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -135,16 +143,21 @@ def _run_param(request: Request) -> str:
     return check_run_name(name)
 
 
-def _int_param(request: Request, key: str) -> int:
+def _int_param(request: Request, key: str, default: int | None = None) -> int:
     text = request.query_params.get(key)
     if text is None:
+        if default is not None:
+            return default
         raise InvalidName(f"missing query parameter {key!r}")
     try:
         value = int(text)
     except ValueError:
-        raise InvalidName(f"query parameter {key!r} must be an integer, got {text!r}") from None
+        raise InvalidName(f"query parameter {key!r} must be an integer, "
+                          f"got {text[:40]!r}") from None
     if value < 0:
         raise InvalidName(f"query parameter {key!r} must be >= 0, got {value}")
+    if value > MAX_INTEGER:  # SQLite's integers are 64-bit: no row has it
+        raise InvalidName(f"query parameter {key!r} must be at most 2**63 - 1, got {value}")
     return value
 
 
@@ -210,8 +223,9 @@ def create_app(
 ) -> Starlette:
     """The board's Starlette app over ``logdir`` (which must exist).
 
-    ``allowed_hosts`` restricts the ``Host`` header (``serve`` passes the loopback
-    names when bound to loopback, against DNS-rebinding pages).
+    ``allowed_hosts`` restricts the ``Host`` header to those names or addresses
+    (``serve`` passes :func:`loopback_hosts` when bound to loopback, against
+    DNS-rebinding pages); other hosts get a 400.
     """
     reader = StoreReader(logdir)  # raises StoreError if logdir is missing
     reader.check()  # a corrupt or too-new store: fail now, with the reason
@@ -240,14 +254,15 @@ def create_app(
         names = request.query_params.getlist("run")
         if not names:
             raise InvalidName("missing query parameter 'run' (repeat it for several runs)")
-        result = {}
+        since = _int_param(request, "since", default=0)
+        result, cursors = {}, {}
         for name in names:
-            series = reader.scalars(check_run_name(name))
+            series, cursors[name] = reader.scalars_since(check_run_name(name), since)
             result[name] = {
                 tag: {"steps": s["steps"], "values": _chart_numbers(s["values"])}
                 for tag, s in series.items()
             }
-        return JSONResponse({"runs": result})
+        return JSONResponse({"runs": result, "cursors": cursors})
 
     def graphs(request: Request) -> Response:
         return JSONResponse({"graphs": reader.graphs(_run_param(request))})
@@ -273,6 +288,8 @@ def create_app(
             return _error(413, str(error))
         except RenderError as error:
             return _error(500, f"could not draw the graph: {error}")
+        except (ValueError, KeyError, TypeError) as error:  # written by another tool?
+            return _error(500, f"the stored graph snapshot is invalid: {error!r}")
         # The layout of a structure never changes: let the browser keep it.
         return Response(svg, media_type="image/svg+xml",
                         headers={"Cache-Control": "private, max-age=3600"})
@@ -311,10 +328,63 @@ def create_app(
     ]
     middleware = [Middleware(_SecurityHeaders)]
     if allowed_hosts:
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+        middleware.append(Middleware(_HostCheck, allowed=allowed_hosts))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.layouts = layouts
     return app
+
+
+def _host_name(header: str) -> str:
+    """The host of a Host header, without the port; an IPv6 literal without brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        end = header.find("]")
+        return header[1:end] if end > 0 else ""
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _same_host(name: str, allowed: str) -> bool:
+    name, allowed = name.lower(), allowed.strip("[]").lower()
+    if name == allowed:
+        return True
+    try:  # "::1" and "0:0:0:0:0:0:0:1" are one address
+        return ipaddress.ip_address(name) == ipaddress.ip_address(allowed)
+    except ValueError:
+        return False
+
+
+class _HostCheck:
+    """400 for a request whose Host header is not one of ``allowed`` (IPv6 literals too)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            header = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+            name = _host_name(header)
+            if not any(_same_host(name, allowed) for allowed in self.allowed):
+                response = _error(400, f"invalid Host header {header!r}")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def loopback_hosts(host: str) -> list[str] | None:
+    """The Host names a board bound to ``host`` answers, or None (any) off loopback.
+
+    Bound to a loopback address, its own address and the usual local names;
+    bound to a public interface, any (the board then warns it has no authentication).
+
+    >>> loopback_hosts("127.0.0.2")
+    ['127.0.0.2', '127.0.0.1', 'localhost', '::1']
+    >>> loopback_hosts("0.0.0.0") is None
+    True
+    """
+    if not _is_loopback(host):
+        return None
+    return list(dict.fromkeys([host.strip("[]"), "127.0.0.1", "localhost", "::1"]))
 
 
 def _is_loopback(host: str) -> bool:
@@ -356,6 +426,8 @@ def serve(args: argparse.Namespace) -> int:
 
     logdir = Path(args.logdir)
     host, port = args.host, args.port
+    if host.startswith("[") and host.endswith("]"):  # "[::1]", as in a URL
+        host = host[1:-1]
     if not logdir.is_dir():
         print(f"microgrboard board: log directory {str(logdir)!r} does not exist. Log a run "
               "first (microgrboard demo, or microgrboard.Run(logdir=...) in your training "
@@ -365,10 +437,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"microgrboard board: --port must be in 0..65535, got {port}", file=sys.stderr)
         return 2
     loopback = _is_loopback(host)
-    # Against DNS rebinding; Starlette's host check does not parse IPv6 literals.
-    allowed = ["127.0.0.1", "localhost"] if loopback and ":" not in host else None
     try:
-        app = create_app(logdir, allowed_hosts=allowed)
+        app = create_app(logdir, allowed_hosts=loopback_hosts(host))  # against DNS rebinding
     except StoreError as error:
         print(f"microgrboard board: {error}", file=sys.stderr)
         return 2

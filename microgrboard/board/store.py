@@ -10,10 +10,13 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``application_id`` =
 :data:`APPLICATION_ID`)::
 
     runs(id, name UNIQUE, hparams JSON, started, updated, status)
-    scalars(run_id, tag, step, value, wall_time)       -- one row per (run, tag, step)
+    scalars(id, run_id, tag, step, value, wall_time)   -- one row per (run, tag, step)
     graphs(id, run_id, tag, step, structure_key, node_count, snapshot JSON, wall_time)
     params(run_id, step, payload JSON, wall_time)      -- {"names", "data", "grad"}
     boundaries(run_id, step, payload JSON, wall_time)  -- {"xs", "ys", "scores", "points", "labels"}
+
+A scalar row's ``id`` only ever grows (AUTOINCREMENT, and a re-logged point gets a
+new row): it is the cursor a live page passes back to fetch only what is new.
 
 SQLite stores a NaN as NULL, so a NaN scalar reads back as ``math.nan``.
 JSON columns hold strict JSON (non-finite numbers as the strings "NaN",
@@ -39,16 +42,19 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+from microgrboard.snapshot import json_ready
+
 STORE_FILENAME = "microgrboard.db"
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x6D677262  # "mgrb": marks the file as ours
 MAX_NAME_LENGTH = 200
+MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER is signed 64-bit: a bigger step cannot be stored
 
 _TABLES = ("runs", "scalars", "graphs", "params", "boundaries")
 
@@ -62,13 +68,19 @@ CREATE TABLE runs (
     status TEXT NOT NULL
 );
 CREATE TABLE scalars (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     tag TEXT NOT NULL,
     step INTEGER NOT NULL,
     value REAL,
     wall_time REAL NOT NULL,
-    PRIMARY KEY (run_id, tag, step)
-) WITHOUT ROWID;
+    UNIQUE (run_id, tag, step)
+);
+-- What the board's polls ask for: a run's rows after a cursor, and its last step
+-- (DISTINCT tag uses the UNIQUE index above). Each keeps a poll's cost independent
+-- of how long the run is.
+CREATE INDEX scalars_by_id ON scalars (run_id, id);
+CREATE INDEX scalars_by_step ON scalars (run_id, step);
 CREATE TABLE graphs (
     id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -151,17 +163,8 @@ def _check_text(what: str, text: object) -> str:
 
 def strict_json(value: Any) -> str:
     """JSON with non-finite floats as strings ("NaN", "Infinity"), never bare NaN."""
-    return json.dumps(_finite(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    return json.dumps(json_ready(value), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":"))
 
 
 def store_path(logdir: str | PathLike[str]) -> Path:
@@ -260,14 +263,22 @@ class StoreWriter:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
         with self._lock, _sql_errors(self.path):
-            self._db.execute("BEGIN")
+            # IMMEDIATE takes the write lock up front, waiting (timeout) for other
+            # processes: a deferred BEGIN that reads and then writes cannot wait for
+            # the lock upgrade and fails at once with "database is locked".
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield db
+                db.execute("COMMIT")  # may fail (busy, disk full): then roll back below
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may have rolled back already; a second ROLLBACK would fail and
+                # hide the real error.
+                if db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def create_run(
         self,
@@ -314,6 +325,7 @@ class StoreWriter:
         """Record ``scalars`` (tag -> float) at ``step``; a repeated (tag, step) replaces."""
         now = time.time()
         with self._transaction() as db:
+            # REPLACE deletes the old row: the new one gets a new id, so cursors see it.
             db.executemany(
                 "INSERT OR REPLACE INTO scalars (run_id, tag, step, value, wall_time) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -462,19 +474,34 @@ class StoreReader:
 
     def scalars(self, run: str) -> dict[str, dict[str, list[Any]]]:
         """``{tag: {"steps": [...], "values": [...], "wall_times": [...]}}`` for one run."""
+        return self.scalars_since(run, 0)[0]
+
+    def scalars_since(
+        self, run: str, cursor: int = 0
+    ) -> tuple[dict[str, dict[str, list[Any]]], int]:
+        """The points of ``run`` logged after ``cursor`` (0: all), and the new cursor.
+
+        Pass the returned cursor next time to get only what was logged (or re-logged)
+        since; each tag's points come in step order.
+        """
+        if isinstance(cursor, bool) or not isinstance(cursor, int) or not (
+                0 <= cursor <= MAX_INTEGER):
+            raise InvalidName(f"cursor must be an int in 0..{MAX_INTEGER}, got {cursor!r}")
         with self._connect() as db:
             run_id = self._run_id(db, run)
             assert db is not None
             series: dict[str, dict[str, list[Any]]] = {}
-            for tag, step, value, wall_time in db.execute(
-                "SELECT tag, step, value, wall_time FROM scalars WHERE run_id = ? "
-                "ORDER BY tag, step", (run_id,)
+            last = cursor
+            for row_id, tag, step, value, wall_time in db.execute(
+                "SELECT id, tag, step, value, wall_time FROM scalars "
+                "WHERE run_id = ? AND id > ? ORDER BY tag, step", (run_id, cursor)
             ):
                 entry = series.setdefault(tag, {"steps": [], "values": [], "wall_times": []})
                 entry["steps"].append(step)
                 entry["values"].append(math.nan if value is None else value)
                 entry["wall_times"].append(wall_time)
-            return series
+                last = max(last, row_id)
+            return series, last
 
     def graphs(self, run: str) -> list[dict[str, Any]]:
         """The graph snapshots of a run (without their nodes): id, tag, step, structure key."""

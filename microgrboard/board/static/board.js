@@ -20,9 +20,11 @@ const state = {
   known: new Set(),       // run names seen, so new runs get selected once
   signature: "",
   smoothing: 0.6,
-  scalars: {},
-  svgByKey: new Map(),    // structure key -> SVG text (fetched once)
+  scalars: {},            // run name -> {tag: {steps, values}}, as shown
+  scalarCache: new Map(), // run name -> {started, cursor, series}: polls fetch what is new
+  svgByKey: new Map(),    // structure key -> promise of its SVG text (fetched once)
   layoutFetches: 0,
+  tickets: {},            // panel -> number of its latest request (see ticket())
   graph: { run: null, tag: null, list: [], shownKey: null, snapshot: null, cells: null },
   params: { run: null, steps: [] },
   boundary: { run: null, steps: [] },
@@ -65,18 +67,63 @@ async function api(path, params = {}, as = "json") {
   return as === "text" ? response.text() : response.json();
 }
 
-// Like Python's format(x, ".4g"), the drawing's number format.
+// Each panel's latest request wins: a response that lands after a newer request for
+// the same panel (a slider dragged fast, a poll racing a click) is dropped. Usage:
+// `const fresh = ticket("params"); const x = await fresh(api(...));`.
+const STALE = new Error("a newer request replaced this one");
+function ticket(panel) {
+  const number = (state.tickets[panel] || 0) + 1;
+  state.tickets[panel] = number;
+  return async (promise) => {
+    let value;
+    try {
+      value = await promise;
+    } catch (error) {
+      throw state.tickets[panel] === number ? error : STALE;
+    }
+    if (state.tickets[panel] !== number) throw STALE;
+    return value;
+  };
+}
+
+// Exactly Python's format(x, f".{precision}g") (drawing.format_number): round half to
+// even on the exact binary value (JS's toFixed/toExponential round ties away from 0),
+// then the exponent after rounding picks fixed or scientific notation.
+const FLOAT_BITS = new DataView(new ArrayBuffer(8));
 function formatNumber(x, precision = 4) {
   if (x === null || x === undefined) return "?";
   if (typeof x === "string") return x === "NaN" ? "nan" : (x.startsWith("-") ? "-inf" : "inf");
+  if (Number.isNaN(x)) return "nan";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
   if (x === 0) return "0";
-  const exponent = Math.floor(Math.log10(Math.abs(x)));
-  if (exponent < -4 || exponent >= precision) {
-    const [mantissa, exp] = x.toExponential(precision - 1).split("e");
-    const e = parseInt(exp, 10);
-    return `${mantissa.replace(/\.?0+$/, "")}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
+  const p = Math.max(1, precision);
+  // Ties never carry into a new digit differently (99..9|5 rounds up either way), so
+  // JS's rounding gives the right exponent.
+  let exponent = Number(Math.abs(x).toExponential(p - 1).split("e")[1]);
+  // |x| = mantissa * 2^power exactly; digits = round_half_even(|x| * 10^(p-1-exponent)).
+  FLOAT_BITS.setFloat64(0, Math.abs(x));
+  const bits = FLOAT_BITS.getBigUint64(0);
+  const biased = Number(bits >> 52n);
+  const mantissa = (bits & 0xfffffffffffffn) | (biased ? 1n << 52n : 0n);
+  const power = Math.max(biased, 1) - 1075;
+  const shift = p - 1 - exponent;
+  const num = mantissa * 2n ** BigInt(Math.max(power, 0)) * 10n ** BigInt(Math.max(shift, 0));
+  const den = 2n ** BigInt(Math.max(-power, 0)) * 10n ** BigInt(Math.max(-shift, 0));
+  let n = num / den;
+  const twice = 2n * (num % den);
+  if (twice > den || (twice === den && n % 2n === 1n)) n += 1n;
+  let digits = n.toString();
+  if (digits.length > p) { digits = digits.slice(0, p); exponent += 1; }  // defensive
+  const sign = x < 0 ? "-" : "";
+  const trim = (text) => text.replace(/0+$/, "");
+  if (exponent >= -4 && exponent < p) {
+    const whole = exponent >= 0 ? digits.slice(0, exponent + 1) : "0";
+    const fraction = trim(exponent >= 0 ? digits.slice(exponent + 1) : "0".repeat(-exponent - 1) + digits);
+    return `${sign}${whole}${fraction ? "." + fraction : ""}`;
   }
-  return x.toFixed(Math.max(0, precision - 1 - exponent)).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  const fraction = trim(digits.slice(1));
+  const e = `${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
+  return `${sign}${digits[0]}${fraction ? "." + fraction : ""}e${e}`;
 }
 
 function asNumber(x) {
@@ -179,11 +226,42 @@ function smooth(values, weight) {
   });
 }
 
+// Merge points fetched after a cursor into a series: usually appended at the end; a
+// step logged again, or out of order, replaces or slots in.
+function mergeSeries(old, update) {
+  if (!old) return { steps: update.steps, values: update.values };
+  const last = old.steps.length ? old.steps[old.steps.length - 1] : -Infinity;
+  if (!update.steps.length || update.steps[0] > last) {
+    return { steps: old.steps.concat(update.steps), values: old.values.concat(update.values) };
+  }
+  const byStep = new Map(old.steps.map((step, i) => [step, old.values[i]]));
+  update.steps.forEach((step, i) => byStep.set(step, update.values[i]));
+  const steps = [...byStep.keys()].sort((a, b) => a - b);
+  return { steps, values: steps.map((step) => byStep.get(step)) };
+}
+
 async function refreshScalars() {
+  const fresh = ticket("scalars");
   const names = [...state.selected];
-  if (!names.length) { state.scalars = {}; renderScalars(); return; }
-  const data = await api("/api/scalars", { run: names });
-  state.scalars = data.runs;
+  const started = new Map(state.runs.map((r) => [r.name, r.started]));
+  for (const [name, cached] of state.scalarCache) {  // gone, or replaced under its name
+    if (cached.started !== started.get(name)) state.scalarCache.delete(name);
+  }
+  // One request per run, each from its own cursor: a poll fetches only new points.
+  const answers = await fresh(Promise.all(names.map((run) => {
+    const cached = state.scalarCache.get(run);
+    return api("/api/scalars", { run, since: cached ? cached.cursor : 0 });
+  })));
+  answers.forEach((answer, i) => {
+    const name = names[i];
+    const cached = state.scalarCache.get(name) || { started: started.get(name), cursor: 0, series: {} };
+    for (const [tag, update] of Object.entries(answer.runs[name])) {
+      cached.series[tag] = mergeSeries(cached.series[tag], update);
+    }
+    cached.cursor = Math.max(cached.cursor, answer.cursors[name]);
+    state.scalarCache.set(name, cached);
+  });
+  state.scalars = Object.fromEntries(names.map((name) => [name, state.scalarCache.get(name).series]));
   renderScalars();
 }
 
@@ -210,9 +288,11 @@ function renderScalars() {
         traces.push({ x: s.steps, y: s.values, name, legendgroup: name, showlegend: false,
           mode: "lines", line: { color, width: 1 }, opacity: 0.25, hoverinfo: "skip" });
       }
+      // The name comes in through fullData, never into the template: a "%{y}" in a
+      // run name stays text.
       traces.push({ x: s.steps, y: smooth(s.values, state.smoothing), name, legendgroup: name,
         mode: "lines", line: { color, width: 2 },
-        hovertemplate: `${name}<br>step %{x}: %{y:.4g}<extra></extra>` });
+        hovertemplate: "%{fullData.name}<br>step %{x}: %{y:.4g}<extra></extra>" });
     }
     Plotly.react(div, traces, {
       title: { text: plotlyText(tag), font: { size: 14 } },
@@ -233,10 +313,16 @@ function sanitizeSvg(text) {
   const doc = new DOMParser().parseFromString(text, "image/svg+xml");
   const svg = doc.documentElement;
   if (svg.nodeName !== "svg") throw new Error("the server sent an invalid drawing");
-  for (const bad of svg.querySelectorAll("script, foreignObject")) bad.remove();
-  for (const node of svg.querySelectorAll("*")) {
+  // Elements that run code, embed HTML, or can rewrite attributes (animate/set can set
+  // an href to javascript: after this pass).
+  const active = new Set(["script", "foreignobject", "iframe", "embed", "object", "animate",
+                          "set", "animatemotion", "animatetransform", "discard", "handler"]);
+  for (const node of [svg, ...svg.querySelectorAll("*")]) {  // the <svg> itself too
+    if (node !== svg && active.has(node.localName.toLowerCase())) { node.remove(); continue; }
     for (const attr of [...node.attributes]) {
-      if (/^on/i.test(attr.name)) node.removeAttribute(attr.name);
+      // Event handlers, and links anywhere but inside the drawing (javascript:, data:...).
+      const link = attr.localName.toLowerCase() === "href" && !attr.value.trim().startsWith("#");
+      if (/^on/i.test(attr.localName) || link) node.removeAttributeNode(attr);
     }
   }
   // Cells carry <a xlink:title="data"> for Graphviz's ids: our tooltip replaces them.
@@ -246,6 +332,7 @@ function sanitizeSvg(text) {
 }
 
 async function refreshGraphList() {
+  const fresh = ticket("graph-list");
   const candidates = state.runs.filter((r) => state.selected.has(r.name) && r.graphs > 0);
   const select = $("graph-run");
   const run = fillRunSelect(select, candidates, state.graph.run);
@@ -255,7 +342,7 @@ async function refreshGraphList() {
     showGraphMessage("No graph snapshots logged by the selected runs (Run.log_graph).");
     return;
   }
-  const { graphs } = await api("/api/graphs", { run });
+  const { graphs } = await fresh(api("/api/graphs", { run }));
   const tags = [...new Set(graphs.map((g) => g.tag))];
   const tagSelect = $("graph-tag");
   tagSelect.replaceChildren(...tags.map((t) => el("option", { value: t }, t)));
@@ -269,29 +356,40 @@ async function refreshGraphList() {
 }
 
 function showGraphMessage(text, isError = false) {
+  ticket("graph");  // a snapshot still on its way must not replace this message
   state.graph.shownKey = null;
   state.graph.snapshot = null;
   showMessage($("graph"), text, isError);
   $("graph-caption").textContent = "";
 }
 
+// A structure's layout, fetched once even when several snapshots ask at the same time.
+function layoutOf(run, key) {
+  let promise = state.svgByKey.get(key);
+  if (promise === undefined) {
+    state.layoutFetches += 1;
+    promise = api("/api/graph.svg", { run, key }, "text");
+    promise.catch(() => state.svgByKey.delete(key));  // a failure is not cached
+    state.svgByKey.set(key, promise);
+  }
+  return promise;
+}
+
 async function showSnapshot() {
+  const fresh = ticket("graph");
   const entry = state.graph.list[Number($("graph-snapshot").value)];
   if (!entry) return;
   $("graph-snapshot-value").textContent = entry.step;
-  const record = await api("/api/graph", { run: state.graph.run, id: entry.id });
+  const record = await fresh(api("/api/graph", { run: state.graph.run, id: entry.id }));
   const snap = record.snapshot;
   if (state.graph.shownKey !== record.structure_key) {
-    let text = state.svgByKey.get(record.structure_key);
-    if (text === undefined) {
-      try {
-        state.layoutFetches += 1;
-        text = await api("/api/graph.svg", { run: state.graph.run, key: record.structure_key }, "text");
-      } catch (error) {
-        showGraphMessage(`Cannot draw this graph: ${error.message}`, true);
-        return;
-      }
-      state.svgByKey.set(record.structure_key, text);
+    let text;
+    try {
+      text = await fresh(layoutOf(state.graph.run, record.structure_key));
+    } catch (error) {
+      if (error === STALE) throw error;
+      showGraphMessage(`Cannot draw this graph: ${error.message}`, true);
+      return;
     }
     $("graph").replaceChildren(sanitizeSvg(text));
     state.graph.shownKey = record.structure_key;
@@ -343,7 +441,8 @@ function gradsAtStep(snap, step) {
   known.set(snap.root, asNumber(snap.seed));
   for (const edge of snap.edges) {
     if (processed.has(edge.child)) {
-      known.set(edge.parent, asNumber(edge.share) + (known.get(edge.parent) || 0));
+      const previous = known.get(edge.parent);  // null: not reached yet (a NaN stays NaN)
+      known.set(edge.parent, asNumber(edge.share) + (previous === null ? 0 : previous));
     }
   }
   return { known, processed };
@@ -355,7 +454,7 @@ function showBackwardStep() {
   const step = Number($("graph-backward").value);
   const last = snap.order.length - 1;
   const { known, processed } = gradsAtStep(snap, step);
-  const current = step < last ? snap.order[step] : null;
+  const current = snap.order[step];  // as draw(step=...): the last step's node too
   const finite = [...known.values()].filter((g) => g !== null && Number.isFinite(g));
   const scale = Math.max(1e-12, ...finite.map(Math.abs));
   for (const [id, cell] of state.graph.cells.cells) {
@@ -376,8 +475,9 @@ function showBackwardStep() {
   for (const edge of state.graph.cells.edges) {
     edge.group.classList.toggle("mgb-flow", edge.child === current);
   }
-  const label = current === null ? "done: every gradient is known"
-    : `processing node ${current}${snap.byId.get(current).label ? ` (${snap.byId.get(current).label})` : ""}`;
+  const name = snap.byId.get(current).label;
+  const label = `processing node ${current}${name ? ` (${name})` : ""}`
+    + (step === last ? "; done: every gradient is known" : "");
   $("graph-backward-value").textContent = `${step} / ${last}`;
   $("graph-caption").textContent =
     `${snap.nodes.length} nodes · backward step ${step}: ${label}. Hover a node for its numbers.`;
@@ -411,11 +511,12 @@ function graphHover(event) {
 const PARAMETER_NAME = /^(.+?)\.N(\d+)\.(?:w(\d+)|b)$/;
 
 async function refreshParams() {
+  const fresh = ticket("params-list");
   const candidates = state.runs.filter((r) => state.selected.has(r.name) && r.params > 0);
   const run = fillRunSelect($("params-run"), candidates, state.params.run);
   state.params.run = run;
-  if (!run) { showMessage($("params"), "No parameters logged by the selected runs (Run.log_params)."); return; }
-  const { steps } = await api("/api/params/steps", { run });
+  if (!run) { ticket("params"); showMessage($("params"), "No parameters logged by the selected runs (Run.log_params)."); return; }
+  const { steps } = await fresh(api("/api/params/steps", { run }));
   state.params.steps = steps;
   setSliderRange($("params-step"), steps.length);
   await showParams();
@@ -425,7 +526,8 @@ async function showParams() {
   const step = state.params.steps[Number($("params-step").value)];
   if (step === undefined) return;
   $("params-step-value").textContent = step;
-  const payload = await api("/api/params", { run: state.params.run, step });
+  const fresh = ticket("params");
+  const payload = await fresh(api("/api/params", { run: state.params.run, step }));
   const layers = new Map();
   let parsed = true;
   payload.names.forEach((name, i) => {
@@ -440,6 +542,7 @@ async function showParams() {
     layers.set(m[1], layer);
   });
   const div = $("params");
+  div.dataset.step = String(step);
   if (div.querySelector("p")) div.replaceChildren();
   if (!parsed || !layers.size) { plotParamHistograms(div, payload); return; }
   plotParamHeatmaps(div, layers);
@@ -519,14 +622,16 @@ function plotParamHistograms(div, payload) {
 // ---------------------------------------------------------------- decision boundary
 
 async function refreshBoundary() {
+  const fresh = ticket("boundary-list");
   const candidates = state.runs.filter((r) => state.selected.has(r.name) && r.boundaries > 0);
   const run = fillRunSelect($("boundary-run"), candidates, state.boundary.run);
   state.boundary.run = run;
   if (!run) {
+    ticket("boundary");
     showMessage($("boundary"), "No decision boundary logged by the selected runs (Run.log_decision_boundary).");
     return;
   }
-  const { steps } = await api("/api/boundaries/steps", { run });
+  const { steps } = await fresh(api("/api/boundaries/steps", { run }));
   state.boundary.steps = steps;
   setSliderRange($("boundary-step"), steps.length);
   await showBoundary();
@@ -536,7 +641,8 @@ async function showBoundary() {
   const step = state.boundary.steps[Number($("boundary-step").value)];
   if (step === undefined) return;
   $("boundary-step-value").textContent = step;
-  const b = await api("/api/boundary", { run: state.boundary.run, step });
+  const fresh = ticket("boundary");
+  const b = await fresh(api("/api/boundary", { run: state.boundary.run, step }));
   const z = b.scores.map((row) => row.map((v) => { const x = asNumber(v); return Number.isFinite(x) ? x : null; }));
   const limit = Math.max(1e-12, ...z.flat().filter((v) => v !== null).map(Math.abs));
   const traces = [
@@ -557,6 +663,7 @@ async function showBoundary() {
                 symbol: k === 0 ? "circle" : "diamond" } });
   });
   const div = $("boundary");
+  div.dataset.step = String(step);  // which step is drawn (the browser test reads it)
   if (div.querySelector("p")) div.replaceChildren();
   Plotly.react(div, traces, {
     margin: { l: 40, r: 10, t: 10, b: 30 }, height: 360,
@@ -572,6 +679,7 @@ async function guarded(panel, work) {
   try {
     await work();
   } catch (error) {
+    if (error === STALE) return;  // a newer request for this panel shows its own result
     const container = $(panel);
     if (container) showMessage(container, `Could not load: ${error.message}`, true);
   }
