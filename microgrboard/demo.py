@@ -7,12 +7,14 @@
 3. Logs that run (scalars, parameters, one neuron's graph, the decision boundary)
    to the board's store in ``--logdir`` and prints the command that opens the board.
 
-tqdm and matplotlib are imported only here, when training and plotting run.
+tqdm and matplotlib (the ``demo`` extra) are imported only here, when training and
+plotting run; ``run_demo`` checks for them before it starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +40,7 @@ HIDDEN = [16, 16, 1]
 L2 = 1e-4
 POINT_COLORS = ("#d7191c", "#2b83ba")  # class 0, class 1
 REGION_COLORS = ("#fdd0a2", "#c6dbef")  # the same hues, light
+DEMO_MODULES = ("tqdm", "matplotlib")  # what the ``demo`` extra installs
 
 # Settings that reach 100% training accuracy on the default moons (seed 1337) within
 # 100 steps. SGD is micrograd's own recipe; momentum keeps its effective rate
@@ -110,12 +113,16 @@ def train_moons(
     seed: int = 1337,
     on_step: Callable[[StepRecord], None] | None = None,
     progress: bool = True,
+    data: Dataset | None = None,
 ) -> tuple[MLP, Dataset, History]:
     """Train the demo's MLP on moons; returns ``(model, data, history)``.
 
-    ``on_step`` is passed on to :func:`~microgrboard.training.train_classifier`.
+    ``seed`` initialises the MLP and, unless ``data`` is given, draws the data set
+    (:func:`moons_data`). ``on_step`` is passed on to
+    :func:`~microgrboard.training.train_classifier`.
     """
-    data = moons_data(seed)
+    if data is None:
+        data = moons_data(seed)
     model = MLP(2, HIDDEN, seed=seed)
     opt = make_optimizer(optimizer, model.parameters(), steps)
     callback = on_step
@@ -141,19 +148,39 @@ def train_moons(
     return model, data, history
 
 
+def missing_demo_modules() -> list[str]:
+    """The modules of the ``demo`` extra that do not import here."""
+    missing = []
+    for name in DEMO_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    if not args.examples_only:  # check everything before printing or training anything
+        if args.optimizer not in OPTIMIZERS:
+            print(f"microgrboard demo: unknown optimizer {args.optimizer!r}; "
+                  f"choose one of {', '.join(OPTIMIZERS)}", file=sys.stderr)
+            return 2
+        if args.steps < 1:
+            print(f"microgrboard demo: --steps must be at least 1, got {args.steps}",
+                  file=sys.stderr)
+            return 2
+        missing = missing_demo_modules()
+        if missing:
+            print(f"microgrboard demo: training needs {' and '.join(missing)}, which "
+                  "did not import; install them with:\n"
+                  "  pip install 'microgrboard[demo]'\n"
+                  "(or run `microgrboard demo --examples-only`)", file=sys.stderr)
+            return 2
     for name in EXAMPLES:
         print(describe(name))
         print()
     if args.examples_only:
         return 0
-    if args.optimizer not in OPTIMIZERS:
-        print(f"microgrboard demo: unknown optimizer {args.optimizer!r}; "
-              f"choose one of {', '.join(OPTIMIZERS)}", file=sys.stderr)
-        return 2
-    if args.steps < 1:
-        print(f"microgrboard demo: --steps must be at least 1, got {args.steps}", file=sys.stderr)
-        return 2
 
     print(f"Training MLP(2, {HIDDEN}) on {N_POINTS} moons points "
           f"with {args.optimizer} for {args.steps} steps (seed {args.seed})")
@@ -166,7 +193,7 @@ def run_demo(args: argparse.Namespace) -> int:
     with Run(args.logdir, name=f"moons-{args.optimizer}", hparams=hparams) as run:
         log_step = run.training_callback(data.X, data.y, total_steps=args.steps)
         model, data, history = train_moons(args.optimizer, args.steps, args.seed,
-                                           on_step=log_step)
+                                           on_step=log_step, data=data)
     correct = round(history.final_accuracy * len(data.y))  # a count: 99.6% never shows as 100%
     print(f"final: loss {history.final_loss:.4f}, training accuracy {correct}/{len(data.y)} "
           f"({time.perf_counter() - started:.1f} s)")

@@ -33,8 +33,8 @@ FORMAT_CASES = [9999.5, 99995.0, 12345.0, 12.125, 0.125, 2.5, -2.5, 1e-5, 0.0001
 
 # A hostile drawing, for sanitizeSvg: everything here that is active must go.
 HOSTILE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
-  onload="window.__xss=2"><script>window.__xss=3</script>
-  <a href="javascript:window.__xss=4"><text>a</text></a>
+  onmouseover="window.__xss=2"><script>window.__xss=3</script>
+  <a href="javascript:window.__xss=4"><text onclick="window.__xss=8">a</text></a>
   <a xlink:href=" JavaScript:window.__xss=5"><text>b</text></a>
   <a id="keep" xlink:href="#n1"><text>c</text></a>
   <g><animate attributeName="href" to="javascript:window.__xss=6"/>
@@ -209,8 +209,15 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
                                  for i, g in expected.items()], step
 
             # Active SVG content never reaches the page, even if the server sent it.
+            reported = len(problems)
             cleaned = page.evaluate("(t) => sanitizeSvg(t).outerHTML", HOSTILE_SVG)
-            for bad in ("script", "javascript", "JavaScript", "onload", "<animate", "<set",
+            page.wait_for_timeout(100)
+            # Chromium already tries the handlers as DOMParser parses them; the page's CSP
+            # blocks that (and says so), and sanitizeSvg drops them before any reaches the page.
+            assert all("inline event handler" in p for p in problems[reported:]), problems
+            del problems[reported:]
+            for bad in ("script", "javascript", "JavaScript", "onclick", "onmouseover",
+                        "<animate", "<set",
                         "foreignObject", "__xss"):
                 assert bad not in cleaned, (bad, cleaned)
             assert 'xlink:href="#n1"' in cleaned and cleaned.count("<text>") == 3

@@ -23,7 +23,6 @@ from microgrboard.datasets import (
     xor,
 )
 
-
 ALL_GENERATORS: dict[str, Callable[..., Dataset | RegressionDataset]] = {
     **GENERATORS, "linear_regression": lambda **kw: linear_regression(weights=(1.0, -2.0), **kw),
 }

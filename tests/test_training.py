@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gc
+import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from microgrboard import demo
 from microgrboard.cli import main
-from microgrboard.core import Value
-from microgrboard.datasets import blobs, xor
+from microgrboard.core import Value, no_grad
+from microgrboard.datasets import Dataset, blobs, xor
 from microgrboard.nn import MLP
 from microgrboard.optim import SGD, Adam, LinearLR
 from microgrboard.training import (
@@ -24,11 +27,20 @@ from microgrboard.training import (
 
 @pytest.mark.slow  # 100 full-batch steps: about 10 s on an idle core
 def test_demo_trains_moons_to_full_accuracy_and_saves_the_plot(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    built: list[int] = []  # seeds moons_data was called with
+
+    def counted_moons_data(seed: int = 1337) -> Dataset:
+        built.append(seed)
+        return moons_data(seed)
+
+    moons_data = demo.moons_data
+    monkeypatch.setattr(demo, "moons_data", counted_moons_data)
     # The CLI defaults: sgd, 100 steps, seed 1337 (micrograd's recipe).
     logdir = tmp_path / "runs"
     assert main(["demo", "--out", str(tmp_path / "pictures"), "--logdir", str(logdir)]) == 0
+    assert built == [1337]  # the data set is built once, for the board and for training
     out = capsys.readouterr().out
     assert out.startswith("apple-tax: output = 220")  # the book example comes first
     assert "training accuracy 100/100" in out
@@ -57,6 +69,28 @@ def test_demo_examples_only_and_bad_flags(
     assert main(["demo", "--optimizer", "lbfgs", "--out", str(tmp_path)]) == 2
     assert "unknown optimizer 'lbfgs'" in capsys.readouterr().err
     assert main(["demo", "--steps", "0", "--out", str(tmp_path)]) == 2
+
+
+def test_demo_without_its_extra_says_how_to_install_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # None in sys.modules: import fails
+    logdir = tmp_path / "runs"
+    assert main(["demo", "--out", str(tmp_path / "out"), "--logdir", str(logdir)]) == 2
+    captured = capsys.readouterr()
+    assert "pip install 'microgrboard[demo]'" in captured.err and "tqdm" in captured.err
+    assert "Training" not in captured.out
+    assert not logdir.exists() and not (tmp_path / "out").exists()  # nothing trained or logged
+    # The examples alone need neither.
+    assert main(["demo", "--examples-only", "--out", str(tmp_path), "--logdir", "x"]) == 0
+
+
+def test_train_moons_uses_the_data_it_is_given() -> None:
+    data = demo.moons_data(seed=3)
+    model, used, history = demo.train_moons("adam", steps=2, seed=3, progress=False,
+                                            data=data)
+    assert used is data
+    assert len(history.loss) == 2 and len(model.parameters()) == 337  # 2·16+16 + 16·16+16 + 17
 
 
 def test_on_step_sees_every_step_before_its_update() -> None:
@@ -92,8 +126,18 @@ def test_training_lowers_the_loss_and_reports_the_final_state() -> None:
     history = train_classifier(model, data.X, data.y, Adam(model.parameters(), lr=0.05),
                                steps=40, loss="bce")
     assert history.loss[-1] < 0.6 * history.loss[0]
-    assert (history.final_loss, history.final_accuracy) == evaluate(
-        model, data.X, data.y, loss="bce"
+    # The final scores, recomputed from the trained model's raw outputs with the
+    # textbook formulas: BCE = mean(log(1 + e^-z) for class 1, log(1 + e^z) for class 0).
+    with no_grad():
+        scores = [model(x).data for x in data.X]  # type: ignore[union-attr]
+    bce = sum(math.log1p(math.exp(-z if t == 1 else z))
+              for z, t in zip(scores, data.y, strict=True)) / len(scores)
+    l2 = 1e-4 * sum(p.data ** 2 for p in model.parameters())
+    hits = sum((z > 0) == (t == 1) for z, t in zip(scores, data.y, strict=True))
+    assert history.final_loss == pytest.approx(bce + l2, rel=1e-12)
+    assert history.final_accuracy == hits / len(scores)
+    assert evaluate(model, data.X, data.y, loss="bce") == pytest.approx(
+        (bce + l2, hits / len(scores)), rel=1e-12
     )
     assert history.final_accuracy >= 0.9
 
