@@ -152,7 +152,8 @@ def blobs(
 ) -> Dataset:
     """Gaussian blobs of std ``std``: label k around center k.
 
-    ``centers`` is a list of points, or a count of centers drawn uniformly in ``box``².
+    ``centers`` is a list of points, or a count of centers drawn uniformly in the
+    square ``box`` × ``box``.
     """
     _check_count("n", n)
     std, rng = _check_noise(std, "std"), _rng(seed)

@@ -78,7 +78,7 @@ def binary_cross_entropy_with_logits(logits: Sequence[Scalar], targets: Sequence
     """Binary cross-entropy on logits z and targets t in [0, 1], mean over the batch.
 
     -t·log σ(z) - (1 - t)·log(1 - σ(z)) = softplus(z) - t·z, with no log(0) even
-    for |z| in the thousands. Its gradient is σ(z) - t.
+    for ``|z|`` in the thousands. Its gradient is σ(z) - t.
 
     >>> round(binary_cross_entropy_with_logits([Value(0.0)], [1]).data, 6)  # log 2
     0.693147

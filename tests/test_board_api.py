@@ -37,8 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def line_reader(stream: IO[str], seconds: float) -> Callable[[], str]:
     """``readline`` for a child's output that fails the test past a deadline (no hang)."""
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in stream] + [lines.put("")],
-                     daemon=True).start()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put("")  # end of output
+
+    threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + seconds
 
     def readline() -> str:

@@ -186,7 +186,7 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
 
             # The page's number format is Python's, digit for digit.
             js_numbers = page.evaluate(
-                "(xs) => xs.map((x) => [formatNumber(x, 4), formatNumber(x, 6), formatNumber(x, 1)])",
+                "(xs) => xs.map((x) => [4, 6, 1].map((p) => formatNumber(x, p)))",
                 FORMAT_CASES)
             assert js_numbers == [[format_number(x, 4), format_number(x, 6), format_number(x, 1)]
                                   for x in FORMAT_CASES]
@@ -202,8 +202,9 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
                     "([s, step]) => [...gradsAtStep(prepareSnapshot(s), step).known.entries()]"
                     ".map(([id, g]) => [id, Number.isNaN(g) ? 'NaN' : g])",
                     [nan_snap, step])
-                as_floats = {**nan_snap, "edges": [{**e, "share": float(e["share"])}  # type: ignore[arg-type]
-                                                   for e in nan_snap["edges"]]}  # type: ignore[attr-defined]
+                edges: list[dict[str, Any]] = nan_snap["edges"]  # type: ignore[assignment]
+                as_floats = {**nan_snap, "edges": [{**e, "share": float(e["share"])}
+                                                   for e in edges]}
                 expected = grads_at_step(as_floats, step)  # type: ignore[arg-type]
                 assert known == [[i, "NaN" if g is not None and math.isnan(g) else g]
                                  for i, g in expected.items()], step
@@ -227,7 +228,7 @@ def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
             page.evaluate("""() => {
               const realFetch = window.fetch;
               window.fetch = (url, ...rest) => {
-                const slow = String(url).includes("/api/boundary?") && String(url).includes("step=0");
+                const slow = /[/]api[/]boundary[?].*step=0/.test(String(url));
                 return slow ? new Promise((resolve) => setTimeout(resolve, 600)).then(
                   () => realFetch(url, ...rest)) : realFetch(url, ...rest);
               };

@@ -137,7 +137,8 @@ def test_default_name_is_the_start_time(tmp_path: Path) -> None:
         (lambda r: r.log(-1, loss=1.0), ValueError, "step must be an int >= 0"),
         (lambda r: r.log(True, loss=1.0), ValueError, "step must be an int"),
         (lambda r: r.log(1.5, loss=1.0), ValueError, "step must be an int"),
-        (lambda r: r.log(2**70, loss=1.0), ValueError, r"at most 2\*\*63 - 1.*1180591620717411303424"),
+        (lambda r: r.log(2**70, loss=1.0), ValueError,
+         r"at most 2\*\*63 - 1.*1180591620717411303424"),
         (lambda r: r.log_params([Value(1.0)], 2**63), ValueError, "step must be an int"),
         (lambda r: r.log(0), ValueError, "at least one scalar"),
         (lambda r: r.log(0, loss="low"), TypeError, "scalar 'loss' must be a number"),
@@ -270,8 +271,13 @@ def test_reading_while_another_thread_writes(tmp_path: Path) -> None:
 def line_reader(stream: IO[str], seconds: float) -> Callable[[], str]:
     """``readline`` for a child's output that fails the test past a deadline (no hang)."""
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in stream] + [lines.put("")],
-                     daemon=True).start()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put("")  # end of output
+
+    threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + seconds
 
     def readline() -> str:

@@ -300,7 +300,7 @@ class Run:
         record is any object with ``step``, ``loss``, ``accuracy``, ``lr`` and ``model``
         attributes (a ``StepRecord``).
 
-        The decision grid costs ``resolution``² forward passes (about 0.5 s for the
+        The decision grid costs ``resolution ** 2`` forward passes (about 0.5 s for the
         demo's MLP at 20 × 20), hence the sparser default for boundaries.
         """
         for what, every in (("params_every", params_every), ("boundary_every", boundary_every),
