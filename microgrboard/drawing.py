@@ -57,6 +57,7 @@ from microgrboard.snapshot import (
     NodeRecord,
     Snapshot,
     backward_order,
+    check_snapshot,
     grads_at_step,
     snapshot,
 )
@@ -134,33 +135,6 @@ def format_number(x: float, precision: int = 4) -> str:
     return "0" if text == "-0" else text
 
 
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def _float(value: object, where: str) -> float:
-    """A snapshot number; strict JSON (``to_json``) spells non-finite ones as strings."""
-    if isinstance(value, str) and value in _NON_FINITE:
-        return _NON_FINITE[value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise ValueError(f"snapshot {where} must be a number, got {value!r}")
-
-
-def _with_floats(snap: Snapshot) -> Snapshot:
-    """A copy of ``snap`` whose numbers are floats (it may have come through JSON)."""
-    nodes: list[NodeRecord] = [
-        {**n, "data": _float(n["data"], f"node {n['id']} data"),
-         "grad": _float(n["grad"], f"node {n['id']} grad")}
-        for n in snap["nodes"]
-    ]
-    edges: list[EdgeRecord] = [
-        {**e, "share": _float(e["share"], f"edge {e['parent']}->{e['child']} share")}
-        for e in snap["edges"]
-    ]
-    return {**snap, "seed": _float(snap.get("seed", 1.0), "seed"),
-            "nodes": nodes, "edges": edges}
-
-
 # --- grouping ---------------------------------------------------------------------------
 
 _PARAMETER = re.compile(r"^(?P<neuron>.+)\.(?:w\d+|b)$")
@@ -185,20 +159,10 @@ class _Index:
 
     @classmethod
     def of(cls, snap: Snapshot) -> _Index:
-        nodes = snap["nodes"]
-        for position, node in enumerate(nodes):
-            if node["id"] != position:
-                raise ValueError(
-                    f"snapshot node ids must be 0..{len(nodes) - 1} in order; "
-                    f"node at position {position} has id {node['id']!r}"
-                )
-        if not (isinstance(snap["root"], int) and 0 <= snap["root"] < len(nodes)):
-            raise ValueError(f"snapshot root {snap['root']!r} is not one of its node ids")
+        nodes = snap["nodes"]  # checked by check_snapshot (ids 0..n-1, edges between them)
         edges_into: dict[int, list[EdgeRecord]] = {n["id"]: [] for n in nodes}
         children: dict[int, list[int]] = {n["id"]: [] for n in nodes}
         for edge in snap["edges"]:
-            if edge["parent"] not in children or edge["child"] not in children:
-                raise ValueError(f"snapshot edge {edge!r} refers to a node that does not exist")
             edges_into[edge["child"]].append(edge)
             children[edge["parent"]].append(edge["child"])
         return cls(snap, nodes, edges_into, children)
@@ -650,7 +614,7 @@ def draw(
     if isinstance(graph, Value):
         snap = snapshot(graph)
     elif isinstance(graph, dict) and {"nodes", "edges", "root"} <= graph.keys():
-        snap = _with_floats(graph)
+        snap = check_snapshot(graph)  # it may have come from a store, through JSON
     else:
         raise TypeError(f"draw() takes a Value or a snapshot dict, got {type(graph).__name__}")
     if style not in ("record", "book"):

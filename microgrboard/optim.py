@@ -270,8 +270,9 @@ class SGD(Optimizer):
     """
 
     buffers = ("momentum_buffer",)
-    # Momentum and Nesterov fix ``nesterov`` themselves, so it is not theirs to save.
-    nesterov_is_fixed: ClassVar[bool] = False
+    # Momentum and Nesterov fix ``nesterov`` themselves (as ``fixed_nesterov``), so it
+    # is not theirs to take or to save.
+    fixed_nesterov: ClassVar[bool | None] = None
 
     def __init__(
         self,
@@ -298,7 +299,7 @@ class SGD(Optimizer):
     def hyperparameters(self) -> dict[str, Any]:
         hyper = {**super().hyperparameters(), "momentum": self.momentum,
                  "dampening": self.dampening, "weight_decay": self.weight_decay}
-        if not self.nesterov_is_fixed:
+        if self.fixed_nesterov is None:
             hyper["nesterov"] = self.nesterov
         return hyper
 
@@ -320,7 +321,7 @@ class Momentum(SGD):
     θ ← θ + v is the same walk while γ is constant.
     """
 
-    nesterov_is_fixed = True
+    fixed_nesterov = False
 
     def __init__(
         self,
@@ -332,11 +333,11 @@ class Momentum(SGD):
         *,
         schedule: Schedule | None = None,
     ) -> None:
-        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov=False,
-                         schedule=schedule)
+        super().__init__(params, lr, momentum, dampening, weight_decay,
+                         nesterov=bool(self.fixed_nesterov), schedule=schedule)
 
 
-class Nesterov(SGD):
+class Nesterov(Momentum):
     """SGD with Nesterov momentum (μ = 0.9 by default).
 
     b ← μb + g;  θ ← θ - γ(g + μb): the step looks ahead along the momentum.
@@ -344,20 +345,7 @@ class Nesterov(SGD):
     it takes no ``nesterov`` argument (use :class:`Momentum` for plain momentum).
     """
 
-    nesterov_is_fixed = True
-
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        *,
-        schedule: Schedule | None = None,
-    ) -> None:
-        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov=True,
-                         schedule=schedule)
+    fixed_nesterov = True
 
 
 class AdaGrad(Optimizer):

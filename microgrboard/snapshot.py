@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
@@ -78,6 +79,88 @@ def snapshot(root: Value) -> Snapshot:
         "seed": root.grad,
         "nodes": nodes,
         "edges": edges,
+    }
+
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}  # strict JSON
+
+
+def _number(where: str, value: object) -> float:
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"snapshot {where} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except OverflowError:  # an int past float's range
+        raise ValueError(f"snapshot {where} is too large for a float: {value!r}") from None
+
+
+def _node_id(where: str, value: object, count: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
+        raise ValueError(f"snapshot {where} must be a node id in 0..{count - 1}, got {value!r}")
+    return value
+
+
+def check_snapshot(snap: object) -> Snapshot:
+    """``snap`` checked against the format, as a copy whose numbers are floats.
+
+    Accepts what :func:`snapshot` makes, also after a trip through :func:`to_json`
+    (non-finite numbers spelled as strings). Anything else is a ValueError saying
+    what is wrong: nodes with ids ``0..n-1`` in order, each with str ``label`` and
+    ``op`` and numeric ``data`` and ``grad``; edges from a parent to a later child
+    with a numeric ``share``; the root is the last node.
+    """
+    if not isinstance(snap, Mapping):
+        raise ValueError(f"a snapshot must be a dict, got {type(snap).__name__}")
+    missing = [k for k in ("nodes", "edges", "root") if k not in snap]
+    if missing:
+        raise ValueError(f"snapshot is missing {', '.join(map(repr, missing))}")
+    version = snap.get("version", SNAPSHOT_VERSION)
+    if version != SNAPSHOT_VERSION:
+        raise ValueError(f"snapshot format version {version!r} is not one this "
+                         f"microgrboard reads (version {SNAPSHOT_VERSION})")
+    nodes, edges = snap["nodes"], snap["edges"]
+    if not isinstance(nodes, list) or not nodes:
+        raise ValueError("snapshot 'nodes' must be a non-empty list")
+    if not isinstance(edges, list):
+        raise ValueError("snapshot 'edges' must be a list")
+    checked_nodes: list[NodeRecord] = []
+    for position, node in enumerate(nodes):
+        if not isinstance(node, Mapping):
+            raise ValueError(f"snapshot node {position} must be a dict, got {node!r}")
+        if node.get("id") != position or isinstance(node.get("id"), bool):
+            raise ValueError(f"snapshot node ids must be 0..{len(nodes) - 1} in order; node "
+                             f"at position {position} has id {node.get('id')!r}")
+        for key in ("label", "op"):
+            if not isinstance(node.get(key), str):
+                raise ValueError(f"snapshot node {position} {key} must be a str, "
+                                 f"got {node.get(key)!r}")
+        checked_nodes.append({
+            "id": position, "label": node["label"], "op": node["op"],
+            "data": _number(f"node {position} data", node.get("data")),
+            "grad": _number(f"node {position} grad", node.get("grad")),
+        })
+    checked_edges: list[EdgeRecord] = []
+    for number, edge in enumerate(edges):
+        if not isinstance(edge, Mapping):
+            raise ValueError(f"snapshot edge {number} must be a dict, got {edge!r}")
+        parent = _node_id(f"edge {number} parent", edge.get("parent"), len(nodes))
+        child = _node_id(f"edge {number} child", edge.get("child"), len(nodes))
+        if parent >= child:
+            raise ValueError(f"snapshot edge {number} goes from node {parent} to node {child}; "
+                             "ids are topological, so a parent comes before its child")
+        share = _number(f"edge {number} share", edge.get("share"))
+        checked_edges.append({"parent": parent, "child": child, "share": share})
+    if _node_id("root", snap["root"], len(nodes)) != len(nodes) - 1:
+        raise ValueError(f"snapshot root must be the last node ({len(nodes) - 1}), "
+                         f"got {snap['root']!r}")
+    return {
+        "version": SNAPSHOT_VERSION,
+        "root": len(nodes) - 1,
+        "seed": _number("seed", snap.get("seed", 1.0)),
+        "nodes": checked_nodes,
+        "edges": checked_edges,
     }
 
 

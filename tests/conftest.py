@@ -1,7 +1,13 @@
 """Shared test set-up: hypothesis profiles (``ci`` applies when the CI variable is set)."""
 
 import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import IO
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=60, deadline=None)
@@ -13,3 +19,30 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture
+def line_reader() -> Callable[[IO[str], float], Callable[[], str]]:
+    """Make a ``readline`` for a child process's output that fails the test past a
+    deadline instead of hanging the suite: ``readline = line_reader(p.stdout, 20)``."""
+
+    def make(stream: IO[str], seconds: float) -> Callable[[], str]:
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            for line in stream:
+                lines.put(line)
+            lines.put("")  # end of output
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + seconds
+
+        def readline() -> str:
+            try:
+                return lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"the child process printed nothing for {seconds} s")
+
+        return readline
+
+    return make

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import warnings
@@ -32,27 +30,6 @@ from microgrboard.examples import apple_tax, neuron
 from microgrboard.nn import MLP
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def line_reader(stream: IO[str], seconds: float) -> Callable[[], str]:
-    """``readline`` for a child's output that fails the test past a deadline (no hang)."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in stream:
-            lines.put(line)
-        lines.put("")  # end of output
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + seconds
-
-    def readline() -> str:
-        try:
-            return lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            pytest.fail(f"the board printed nothing for {seconds} s")
-
-    return readline
 
 
 @pytest.fixture
@@ -364,7 +341,9 @@ def test_a_busy_port_moves_to_the_next_free_one() -> None:
         first.close()
 
 
-def test_microgrboard_board_command_serves_and_says_where(logdir: Path) -> None:
+def test_microgrboard_board_command_serves_and_says_where(
+    logdir: Path, line_reader: Callable[[IO[str], float], Callable[[], str]]
+) -> None:
     # A busy port: the command says so and uses the next one.
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
 import signal
 import sqlite3
 import subprocess
@@ -268,27 +267,6 @@ def test_reading_while_another_thread_writes(tmp_path: Path) -> None:
     assert seen == sorted(seen) and seen[-1] == steps
 
 
-def line_reader(stream: IO[str], seconds: float) -> Callable[[], str]:
-    """``readline`` for a child's output that fails the test past a deadline (no hang)."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in stream:
-            lines.put(line)
-        lines.put("")  # end of output
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + seconds
-
-    def readline() -> str:
-        try:
-            return lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            pytest.fail(f"the child process printed nothing for {seconds} s")
-
-    return readline
-
-
 _KILLED_WRITER = """
 import sys
 from microgrboard.board.writer import Run
@@ -302,7 +280,9 @@ for step in range(100000):
 """
 
 
-def test_a_writer_killed_mid_run_loses_no_committed_step(tmp_path: Path) -> None:
+def test_a_writer_killed_mid_run_loses_no_committed_step(
+    tmp_path: Path, line_reader: Callable[[IO[str], float], Callable[[], str]]
+) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", _KILLED_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
@@ -395,7 +375,9 @@ print("done", flush=True)
 """
 
 
-def test_processes_sharing_a_store_wait_for_each_other(tmp_path: Path) -> None:
+def test_processes_sharing_a_store_wait_for_each_other(
+    tmp_path: Path, line_reader: Callable[[IO[str], float], Callable[[], str]]
+) -> None:
     StoreWriter(tmp_path).close()  # the schema exists before they race
     processes = [
         subprocess.Popen([sys.executable, "-c", _CONTENDING_WRITER, str(tmp_path)],
@@ -435,7 +417,7 @@ def test_processes_sharing_a_store_wait_for_each_other(tmp_path: Path) -> None:
         (lambda s: s["edges"][0].update(parent=2, child=0), "a parent comes before its child"),
         (lambda s: s["edges"][0].update(share=None), "edge 0 share must be a number"),
         (lambda s: s.update(root=0), "root must be the last node"),
-        (lambda s: s["nodes"][0].update(extra=object()), "must be JSON data"),
+        (lambda s: s.update(version=2), "version 2 is not one this microgrboard reads"),
     ],
 )
 def test_log_graph_refuses_snapshots_the_board_cannot_draw(
@@ -451,6 +433,19 @@ def test_log_graph_refuses_snapshots_the_board_cannot_draw(
             run.log_graph(snap, 0)
         run.log_graph(json.loads(json.dumps(snapshot(y))), 1)  # through JSON is fine
     assert [g["step"] for g in StoreReader(tmp_path).graphs("s")] == [1]
+
+
+def test_log_graph_keeps_only_the_formats_fields(tmp_path: Path) -> None:
+    x = Value(2.0, "x")
+    y = x * 3.0
+    y.backward()
+    snap = json.loads(json.dumps(snapshot(y)))
+    snap["nodes"][0]["extra"] = object()  # not JSON, and not part of the format
+    with Run(tmp_path, name="s") as run:
+        run.log_graph(snap, 0)
+    reader = StoreReader(tmp_path)
+    (stored,) = reader.graphs("s")
+    assert json.loads(reader.graph("s", stored["id"])["snapshot"]) == snapshot(y)
 
 
 def test_a_failed_commit_is_rolled_back(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from microgrboard.board.store import (
     strict_json,
 )
 from microgrboard.core import Value
-from microgrboard.snapshot import Snapshot, snapshot, structure_key, to_json
+from microgrboard.snapshot import Snapshot, check_snapshot, snapshot, structure_key, to_json
 
 
 def _number(what: str, value: object) -> float:
@@ -52,70 +52,6 @@ def _step(step: object) -> int:
         raise ValueError(f"step must be an int >= 0 and at most 2**63 - 1 (what SQLite "
                          f"stores), got {step!r}")
     return int(step)
-
-
-_NON_FINITE = ("NaN", "Infinity", "-Infinity")  # how strict JSON spells them
-
-
-def _snapshot_number(where: str, value: object) -> None:
-    if isinstance(value, bool) or not (isinstance(value, numbers.Real) or value in _NON_FINITE):
-        raise ValueError(f"snapshot {where} must be a number, got {value!r}")
-    try:
-        float(value)  # type: ignore[arg-type,unused-ignore]
-    except OverflowError:  # an int past float's range
-        raise ValueError(f"snapshot {where} is too large for a float: {value!r}") from None
-
-
-def _snapshot_id(where: str, value: object, count: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
-        raise ValueError(f"snapshot {where} must be a node id in 0..{count - 1}, got {value!r}")
-    return value
-
-
-def check_snapshot(snap: object) -> Snapshot:
-    """Return ``snap`` if it is a snapshot dict the board can draw, else raise ValueError.
-
-    What :func:`microgrboard.snapshot.snapshot` makes (possibly through JSON): nodes
-    with ids ``0..n-1`` in order, each with str ``label`` and ``op`` and numeric
-    ``data`` and ``grad``; edges from a parent to a later child, each with a numeric
-    ``share``; the root is the last node.
-    """
-    if not isinstance(snap, Mapping):
-        raise ValueError(f"a snapshot must be a dict, got {type(snap).__name__}")
-    missing = [k for k in ("nodes", "edges", "root") if k not in snap]
-    if missing:
-        raise ValueError(f"snapshot is missing {', '.join(map(repr, missing))}")
-    nodes, edges = snap["nodes"], snap["edges"]
-    if not isinstance(nodes, list) or not nodes:
-        raise ValueError("snapshot 'nodes' must be a non-empty list")
-    if not isinstance(edges, list):
-        raise ValueError("snapshot 'edges' must be a list")
-    for position, node in enumerate(nodes):
-        if not isinstance(node, Mapping):
-            raise ValueError(f"snapshot node {position} must be a dict, got {node!r}")
-        if node.get("id") != position or isinstance(node.get("id"), bool):
-            raise ValueError(f"snapshot node ids must be 0..{len(nodes) - 1} in order; node "
-                             f"at position {position} has id {node.get('id')!r}")
-        for key in ("label", "op"):
-            if not isinstance(node.get(key), str):
-                raise ValueError(f"snapshot node {position} {key} must be a str, "
-                                 f"got {node.get(key)!r}")
-        for key in ("data", "grad"):
-            _snapshot_number(f"node {position} {key}", node.get(key))
-    for number, edge in enumerate(edges):
-        if not isinstance(edge, Mapping):
-            raise ValueError(f"snapshot edge {number} must be a dict, got {edge!r}")
-        parent = _snapshot_id(f"edge {number} parent", edge.get("parent"), len(nodes))
-        child = _snapshot_id(f"edge {number} child", edge.get("child"), len(nodes))
-        if parent >= child:
-            raise ValueError(f"snapshot edge {number} goes from node {parent} to node {child}; "
-                             "ids are topological, so a parent comes before its child")
-        _snapshot_number(f"edge {number} share", edge.get("share"))
-    if _snapshot_id("root", snap["root"], len(nodes)) != len(nodes) - 1:
-        raise ValueError(f"snapshot root must be the last node ({len(nodes) - 1}), "
-                         f"got {snap['root']!r}")
-    _snapshot_number("seed", snap.get("seed", 1.0))
-    return snap  # type: ignore[return-value]
 
 
 def _numbers(what: str, values: Iterable[object]) -> list[float]:
@@ -188,15 +124,13 @@ class Run:
         if isinstance(root, Value):
             snap = snapshot(root)
         elif isinstance(root, Mapping):
-            snap = check_snapshot(root)  # the board will draw it: refuse what it cannot
+            # The board will draw it: refuse what it cannot; keep only the format's fields.
+            snap = check_snapshot(root)
         else:
             raise TypeError(
                 f"log_graph() takes a Value or a snapshot dict, got {type(root).__name__}"
             )
-        try:
-            text = to_json(snap)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"snapshot must be JSON data: {error}") from None
+        text = to_json(snap)
         self._writer().log_graph(self._id, step, tag, text, structure_key(snap),
                                  len(snap["nodes"]))
 
