@@ -192,6 +192,17 @@ class Expression:
             return Value(tree[1])
         return _apply(kind, [self._evaluate(child, xs) for child in tree[1:]])
 
+    def has_variable(self) -> bool:
+        """Whether any input appears (a formula of constants checks nothing)."""
+        pending = [self.tree]
+        while pending:
+            tree = pending.pop()
+            if tree[0] == "x":
+                return True
+            if tree[0] != "c":
+                pending.extend(tree[1:])
+        return False
+
     def kink_distance(self) -> float:
         """How close any relu/abs argument comes to its kink at 0, at ``inputs``."""
         closest = math.inf
@@ -244,6 +255,10 @@ def expressions(
 ) -> SearchStrategy[Expression]:
     """Random differentiable expressions over ``n_inputs`` variables, with a point.
 
+    Each has at least one variable and at most ``2 ** max_depth`` leaves (so a
+    balanced tree is at most ``max_depth`` deep); the point's coordinates lie in
+    ``[low, high]``.
+
     Every op of the engine appears, each wrapped so that its argument stays inside
     its domain (``log(u² + 0.5)``, ``a / (b² + 0.5)``, ``exp(tanh(u))``...); points
     within ``kink_margin`` of a relu/abs kink are rejected. Use it in your
@@ -260,11 +275,11 @@ def expressions(
         binary = st.tuples(st.sampled_from(BINARY_OPS), children, children)
         return unary | binary
 
-    leaves = st.tuples(st.just("x"), st.integers(0, n_inputs - 1)) | st.tuples(
-        st.just("c"), st.sampled_from([0.5, 1.0, 2.0, -1.5, 3.0])
-    )
+    variable = st.tuples(st.just("x"), st.integers(0, n_inputs - 1))
+    constant = st.tuples(st.just("c"), st.sampled_from([0.5, 1.0, 2.0, -1.5, 3.0]))
+    leaves = st.one_of(variable, variable, variable, constant)  # mostly variables
     trees = st.recursive(leaves, extend, max_leaves=2**max_depth)
     points = st.tuples(*[finite_floats(low, high)] * n_inputs)
     return st.builds(Expression, trees, points).filter(
-        lambda e: e.kink_distance() > kink_margin
+        lambda e: e.has_variable() and e.kink_distance() > kink_margin
     )

@@ -80,3 +80,13 @@ def test_expressions_read_as_formulas():
     assert str(expr) == "log((x0 * 2.0)² + 0.5)"
     x = Value(1.0)
     assert expr(x).data == pytest.approx(Value(4.5).log().data)
+
+
+@given(expressions(n_inputs=3))
+def test_expressions_always_involve_a_variable(expr):
+    assert expr.has_variable()
+    assert len(expr.inputs) == 3 and all(-2.0 <= x <= 2.0 for x in expr.inputs)
+
+
+def test_a_formula_of_constants_has_no_variable():
+    assert not Expression(("exp", ("c", 1.0)), (0.0,)).has_variable()
