@@ -109,20 +109,29 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
 
     from microgrboard.board.server import bind_socket, create_app
 
-    logdir = tmp_path_factory.mktemp("runs")
+    base = tmp_path_factory.mktemp("board")
+    logdir = base / "runs"
+    logdir.mkdir()
     _train(logdir)
+    # Served as `--logdir runs` from its parent, as a user runs it: the page (and the
+    # screenshot in the docs) shows "runs", not a temporary path.
+    previous_cwd = Path.cwd()
+    os.chdir(base)
     sock, port = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(logdir), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(Path("runs")), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", logdir
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}/", logdir
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        os.chdir(previous_cwd)
 
 
 def test_board_in_chromium(board: tuple[str, Path], tmp_path: Path) -> None:
