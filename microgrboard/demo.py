@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -207,5 +209,18 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     print(f"decision boundary saved to {path}")
     print(f"run logged as {run.name!r} in {args.logdir}/; open the board on it with:\n"
-          f"  microgrboard board --logdir {args.logdir}")
+          f"  {board_command(args.logdir)}")
     return 0
+
+
+def board_command(logdir: str) -> str:
+    """The shell command that opens the board on ``logdir``, spelled the way this
+    program was started (``.venv/bin/microgrboard`` when it is not on PATH)."""
+    program = Path(sys.argv[0])
+    if program.name != "microgrboard":  # e.g. `python -m microgrboard`, or a test
+        launcher = f"{shlex.quote(sys.executable)} -m microgrboard"
+    elif shutil.which("microgrboard") == str(program.absolute()):
+        launcher = "microgrboard"
+    else:
+        launcher = shlex.quote(sys.argv[0])
+    return f"{launcher} board --logdir {shlex.quote(logdir)}"

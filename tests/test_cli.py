@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,15 @@ def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "microgrboard", "--version"],
                             capture_output=True, text=True, check=True)
     assert __version__ in result.stdout
+
+
+def test_the_printed_board_command_works_from_where_the_demo_was_started(monkeypatch):
+    from microgrboard.demo import board_command
+
+    monkeypatch.setattr(sys, "argv", [".venv/bin/microgrboard", "demo"])
+    monkeypatch.setattr("shutil.which", lambda name: None)  # not on PATH
+    assert board_command("runs") == ".venv/bin/microgrboard board --logdir runs"
+    monkeypatch.setattr("shutil.which", lambda name: str(Path(".venv/bin/microgrboard").absolute()))
+    assert board_command("runs") == "microgrboard board --logdir runs"
+    monkeypatch.setattr(sys, "argv", ["-m"])  # python -m microgrboard
+    assert board_command("my runs").endswith("-m microgrboard board --logdir 'my runs'")
