@@ -90,8 +90,35 @@ def test_benchmarks_page_includes_the_results_when_there_are_some(built_site: Pa
         lines = results.read_text(encoding="utf-8").splitlines()
         title = next(line.lstrip("# ").strip() for line in lines if line.startswith("#"))
         assert title.split(":")[0] in page, title
+        # The figures table is rendered as a table, not lost or left as text.
+        rows = [line for line in lines if line.startswith("|") and "---" not in line]
+        if rows:
+            assert "<table" in page
+            first_cell = rows[1].strip("|").split("|")[0].strip()  # rows[0] is the header
+            assert f"<td><p>{first_cell}</p></td>" in page or f"<td>{first_cell}</td>" in page, (
+                first_cell
+            )
     else:
         assert "has not been written yet" in page
+
+
+def test_benchmarks_page_names_every_benchmark_script(built_site: Path) -> None:
+    page = (built_site / "benchmarks.html").read_text(encoding="utf-8")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        assert script.name in page, f"{script.name} is not mentioned on the benchmarks page"
+
+
+def test_getting_started_gives_the_readme_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    guide = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    commands = [
+        'python3 -m venv .venv && .venv/bin/pip install -e ".[demo,board]" '
+        "&& .venv/bin/microgrboard demo",
+        "bash scripts/test.sh",
+    ]
+    for command in commands:
+        assert f"```bash\n{command}\n```" in readme, command  # still the README's
+        assert f"```bash\n{command}\n```" in guide, command
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES)

@@ -13,6 +13,7 @@ second test fails if one was saved with outputs, so diffs stay reviewable.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -21,6 +22,11 @@ import pytest
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT = 120  # seconds per cell: a safety net, each notebook takes well under a minute
+# The promise (docs/getting-started.md) is under a minute per notebook; measured alone they
+# take 1-10 s, kernel start included. The machine is shared (2 cores, other test runs), so
+# the test allows 90 s: it catches a notebook that has grown several times slower without
+# failing on a busy moment. Tighten it to 60 s on a dedicated machine.
+NOTEBOOK_BUDGET = 90.0  # seconds of wall time per notebook, kernel start included
 
 pytestmark = pytest.mark.notebooks
 
@@ -66,7 +72,9 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
     )
+    start = time.perf_counter()
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    seconds = time.perf_counter() - start
     errors = [
         output
         for cell in notebook.cells
@@ -77,3 +85,6 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
     assert not errors, errors
     ran = [cell.execution_count for cell in notebook.cells if cell.cell_type == "code"]
     assert all(count is not None for count in ran), "some code cells did not run"
+    assert seconds < NOTEBOOK_BUDGET, (
+        f"{path.name} took {seconds:.0f} s, over its {NOTEBOOK_BUDGET:.0f} s budget"
+    )
