@@ -21,6 +21,7 @@ object per node instead of two halves both the memory and the collector's work.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
@@ -36,16 +37,21 @@ class _Rules(dict[str, Callable[..., Any]]):
     Binary rules: (g, out, a, b) -> (da, db). Arguments are floats or Values.
 
     A power with a constant side carries the constant in its op name ('**2' for
-    x ** 2, '2**' for 2 ** x); its rule is made from the name when looked up, so
-    the table does not grow with every new constant.
+    x ** 2, '2**' for 2 ** x); its rule is made from the name when looked up (the
+    last few hundred are kept), so the table does not grow with every new constant.
     """
 
     def __missing__(self, op: str) -> Callable[..., Any]:
-        if op.startswith("**"):
-            return Value._d_power(float(op[2:]))
-        if op.endswith("**"):
-            return Value._d_exponential(float(op[:-2]))
-        raise KeyError(f"no derivative rule for op {op!r}")
+        return _constant_power_rule(op)
+
+
+@functools.lru_cache(maxsize=256)
+def _constant_power_rule(op: str) -> Callable[..., Any]:
+    if op.startswith("**"):
+        return Value._d_power(float(op[2:]))
+    if op.endswith("**"):
+        return Value._d_exponential(float(op[:-2]))
+    raise KeyError(f"no derivative rule for op {op!r}")
 
 
 # The table holds plain functions (a staticmethod object is slower to call).

@@ -56,10 +56,9 @@ from microgrboard.snapshot import (
     EdgeRecord,
     NodeRecord,
     Snapshot,
+    as_snapshot,
     backward_order,
-    check_snapshot,
     grads_at_step,
-    snapshot,
 )
 
 if TYPE_CHECKING:
@@ -611,12 +610,7 @@ def draw(
     >>> draw(z, step=3).source.count("grad ?")  # the last step: every gradient is known
     0
     """
-    if isinstance(graph, Value):
-        snap = snapshot(graph)
-    elif isinstance(graph, dict) and {"nodes", "edges", "root"} <= graph.keys():
-        snap = check_snapshot(graph)  # it may have come from a store, through JSON
-    else:
-        raise TypeError(f"draw() takes a Value or a snapshot dict, got {type(graph).__name__}")
+    snap = as_snapshot(graph)  # a dict may have come from a store, through JSON
     if style not in ("record", "book"):
         raise ValueError(f"style must be 'record' or 'book', got {style!r}")
     if rankdir not in ("LR", "RL", "TB", "BT"):

@@ -244,17 +244,13 @@ class Optimizer:
         except (TypeError, ValueError):
             raise ValueError("state buffers must hold numbers only") from None
         for name in hyper:  # all checked: now change self
-            setattr(self, _attr(name), getattr(fresh, _attr(name)))
+            setattr(self, name, getattr(fresh, name))  # `lr` sets the base rate
         self.step_count = step
         self.state = restored
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({len(self.params)} parameters, {hyper})"
-
-
-def _attr(name: str) -> str:
-    return "lr_base" if name == "lr" else name
 
 
 class SGD(Optimizer):
@@ -522,8 +518,6 @@ class AdamW(Adam):
 
 
 # PyTorch's spellings, for readers moving between the two.
-Adagrad = AdaGrad
-RMSprop = RMSProp
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
@@ -561,7 +555,6 @@ __all__ = [
     "OPTIMIZERS",
     "SGD",
     "AdaGrad",
-    "Adagrad",
     "Adam",
     "AdamW",
     "CosineAnnealingLR",
@@ -570,7 +563,6 @@ __all__ = [
     "Nesterov",
     "Optimizer",
     "RMSProp",
-    "RMSprop",
     "Schedule",
     "StepLR",
 ]

@@ -102,6 +102,16 @@ def _node_id(where: str, value: object, count: int) -> int:
     return value
 
 
+def as_snapshot(graph: object) -> Snapshot:
+    """A snapshot of ``graph``: a live Value is snapshotted, a dict checked
+    (:func:`check_snapshot`); anything else is a TypeError."""
+    if isinstance(graph, Value):
+        return snapshot(graph)
+    if isinstance(graph, Mapping):
+        return check_snapshot(graph)
+    raise TypeError(f"expected a Value or a snapshot dict, got {type(graph).__name__}")
+
+
 def check_snapshot(snap: object) -> Snapshot:
     """``snap`` checked against the format, as a copy whose numbers are floats.
 
@@ -202,9 +212,11 @@ def grads_at_step(snap: Snapshot, step: int) -> dict[int, float | None]:
     return known
 
 
-def to_json(snap: Snapshot) -> str:
-    """Strict JSON (non-finite numbers become strings such as "NaN"), for web pages."""
-    return json.dumps(json_ready(snap), ensure_ascii=False, allow_nan=False)
+def to_json(value: Any) -> str:
+    """Strict, compact JSON of a snapshot (or any JSON data): non-finite numbers
+    become strings such as "NaN", which browsers' ``JSON.parse`` accepts."""
+    return json.dumps(json_ready(value), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":"))
 
 
 def json_ready(value: Any) -> Any:

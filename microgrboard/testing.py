@@ -41,11 +41,11 @@ def _as_leaves(inputs: Sequence[Input]) -> list[Value]:
     return [x if isinstance(x, Value) else Value(x, f"x{i}") for i, x in enumerate(inputs)]
 
 
-def _evaluate(f: Callable[..., Value], leaves: Sequence[Value]) -> float:
+def _call(f: Callable[..., Value], leaves: Sequence[Value]) -> Value:
     out = f(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"the checked function must return a Value, got {type(out).__name__}")
-    return out.data
+    return out
 
 
 def numerical_gradient(
@@ -60,9 +60,9 @@ def numerical_gradient(
         h = eps * max(1.0, abs(original))
         try:
             x.data = original + h
-            above = _evaluate(f, leaves)
+            above = _call(f, leaves).data
             x.data = original - h
-            below = _evaluate(f, leaves)
+            below = _call(f, leaves).data
         finally:
             x.data = original
         estimates.append((above - below) / (2 * h))
@@ -71,9 +71,7 @@ def numerical_gradient(
 
 def _backpropagated_gradient(f: Callable[..., Value], leaves: Sequence[Value]) -> list[float]:
     """d f / d leaf through ``backward()`` (the path training uses), restoring every ``.grad``."""
-    out = f(*leaves)
-    if not isinstance(out, Value):
-        raise TypeError(f"the checked function must return a Value, got {type(out).__name__}")
+    out = _call(f, leaves)
     nodes = [*topological_order(out), *leaves]
     saved = [node.grad for node in nodes]
     try:

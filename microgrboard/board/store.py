@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from microgrboard.snapshot import json_ready
+from microgrboard.snapshot import to_json
 
 STORE_FILENAME = "microgrboard.db"
 SCHEMA_VERSION = 1
@@ -159,12 +159,6 @@ def _check_text(what: str, text: object) -> str:
     if any(unicodedata.category(c).startswith("C") for c in text):
         raise InvalidName(f"{what} {text!r} contains control characters")
     return text
-
-
-def strict_json(value: Any) -> str:
-    """JSON with non-finite floats as strings ("NaN", "Infinity"), never bare NaN."""
-    return json.dumps(json_ready(value), ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":"))
 
 
 def store_path(logdir: str | PathLike[str]) -> Path:
@@ -386,13 +380,13 @@ def _hparams_json(hparams: Mapping[str, Any] | None) -> str:
         if not isinstance(key, str):
             raise TypeError(f"hparams keys must be str, got {key!r}")
         try:
-            strict_json(value)
+            to_json(value)
         except (TypeError, ValueError):
             raise TypeError(
                 f"hparams[{key!r}] must be JSON data (number, str, bool, None, list, dict), "
                 f"got {type(value).__name__}: {value!r}"
             ) from None
-    return strict_json(dict(hparams))
+    return to_json(dict(hparams))
 
 
 class StoreReader:

@@ -30,10 +30,9 @@ from microgrboard.board.store import (
     StoreWriter,
     check_run_name,
     check_tag,
-    strict_json,
 )
 from microgrboard.core import Value
-from microgrboard.snapshot import Snapshot, check_snapshot, snapshot, structure_key, to_json
+from microgrboard.snapshot import Snapshot, as_snapshot, structure_key, to_json
 
 
 def _number(what: str, value: object) -> float:
@@ -121,15 +120,8 @@ class Run:
         """
         step = _step(step)
         check_tag(tag)
-        if isinstance(root, Value):
-            snap = snapshot(root)
-        elif isinstance(root, Mapping):
-            # The board will draw it: refuse what it cannot; keep only the format's fields.
-            snap = check_snapshot(root)
-        else:
-            raise TypeError(
-                f"log_graph() takes a Value or a snapshot dict, got {type(root).__name__}"
-            )
+        # The board will draw it: refuse what it cannot; keep only the format's fields.
+        snap = as_snapshot(root)
         text = to_json(snap)
         self._writer().log_graph(self._id, step, tag, text, structure_key(snap),
                                  len(snap["nodes"]))
@@ -164,7 +156,7 @@ class Run:
             names.append(str(name))
             data.append(parameter.data)
             grads.append(parameter.grad)
-        payload = strict_json({"names": names, "data": data, "grad": grads})
+        payload = to_json({"names": names, "data": data, "grad": grads})
         self._writer().log_payload("params", self._id, step, payload)
 
     def log_decision_boundary(
@@ -207,7 +199,7 @@ class Run:
         classes = _numbers("labels", labels)
         if len(classes) != len(xy):
             raise ValueError(f"got {len(xy)} points but {len(classes)} labels")
-        payload = strict_json(
+        payload = to_json(
             {"xs": grid_x, "ys": grid_y, "scores": grid, "points": xy, "labels": classes}
         )
         self._writer().log_payload("boundaries", self._id, step, payload)
