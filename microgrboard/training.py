@@ -203,8 +203,12 @@ def train_classifier(
         raise ValueError(f"X has {len(X)} points but y has {len(y)} labels (must match)")
     if not X:
         raise ValueError("X is empty: nothing to train on")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    if loss not in LOSSES:  # before the labels, whose check depends on the loss
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     _check_labels(y, loss)
     rng = seed if isinstance(seed, random.Random) else random.Random(seed)
     history = History()

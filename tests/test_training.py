@@ -200,3 +200,16 @@ def test_decision_grid_scores_the_model_over_the_data() -> None:
     assert classes.multiclass
     assert {v for row in classes.scores for v in row} <= {0.0, 1.0, 2.0}
     assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_an_unknown_loss_is_named_before_the_labels_are_judged() -> None:
+    from microgrboard.nn import MLP
+    from microgrboard.optim import SGD
+
+    model = MLP(2, [3], seed=0)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train_classifier(model, [(0.0, 1.0)], [2], SGD(model.parameters(), lr=0.1), 1,
+                         loss="xent")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="batch_size"):
+        train_classifier(model, [(0.0, 1.0)], [2], SGD(model.parameters(), lr=0.1), 1,
+                         loss="cross_entropy", batch_size=True)
