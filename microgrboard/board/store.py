@@ -457,14 +457,17 @@ class StoreReader:
                 })
             return result
 
-    def _run_id(self, db: sqlite3.Connection | None, name: str) -> int:
+    @contextmanager
+    def _run(self, name: str) -> Iterator[tuple[sqlite3.Connection, int]]:
+        """A read-only connection and the id of run ``name`` (RunNotFound if none)."""
         check_run_name(name)
-        row = None if db is None else db.execute(
-            "SELECT id FROM runs WHERE name = ?", (name,)
-        ).fetchone()
-        if row is None:
-            raise RunNotFound(f"no run named {name!r} in {self.logdir}")
-        return int(row[0])
+        with self._connect() as db:
+            row = None if db is None else db.execute(
+                "SELECT id FROM runs WHERE name = ?", (name,)
+            ).fetchone()
+            if db is None or row is None:
+                raise RunNotFound(f"no run named {name!r} in {self.logdir}")
+            yield db, int(row[0])
 
     def scalars(self, run: str) -> dict[str, dict[str, list[Any]]]:
         """``{tag: {"steps": [...], "values": [...], "wall_times": [...]}}`` for one run."""
@@ -481,9 +484,7 @@ class StoreReader:
         if isinstance(cursor, bool) or not isinstance(cursor, int) or not (
                 0 <= cursor <= MAX_INTEGER):
             raise InvalidName(f"cursor must be an int in 0..{MAX_INTEGER}, got {cursor!r}")
-        with self._connect() as db:
-            run_id = self._run_id(db, run)
-            assert db is not None
+        with self._run(run) as (db, run_id):
             series: dict[str, dict[str, list[Any]]] = {}
             last = cursor
             for row_id, tag, step, value, wall_time in db.execute(
@@ -499,9 +500,7 @@ class StoreReader:
 
     def graphs(self, run: str) -> list[dict[str, Any]]:
         """The graph snapshots of a run (without their nodes): id, tag, step, structure key."""
-        with self._connect() as db:
-            run_id = self._run_id(db, run)
-            assert db is not None
+        with self._run(run) as (db, run_id):
             return [
                 {"id": gid, "tag": tag, "step": step, "structure_key": key, "nodes": count}
                 for gid, tag, step, key, count in db.execute(
@@ -512,9 +511,7 @@ class StoreReader:
 
     def graph(self, run: str, graph_id: int) -> dict[str, Any]:
         """One snapshot: id, tag, step, structure_key and "snapshot" (strict JSON text)."""
-        with self._connect() as db:
-            run_id = self._run_id(db, run)
-            assert db is not None
+        with self._run(run) as (db, run_id):
             row = db.execute(
                 "SELECT id, tag, step, structure_key, snapshot FROM graphs "
                 "WHERE run_id = ? AND id = ?", (run_id, graph_id)
@@ -527,9 +524,7 @@ class StoreReader:
 
     def graph_by_key(self, run: str, structure_key: str) -> str | None:
         """The first snapshot (strict JSON) of ``run`` with that structure, if any."""
-        with self._connect() as db:
-            run_id = self._run_id(db, run)
-            assert db is not None
+        with self._run(run) as (db, run_id):
             row = db.execute(
                 "SELECT snapshot FROM graphs WHERE run_id = ? AND structure_key = ? "
                 "ORDER BY id LIMIT 1", (run_id, structure_key)
@@ -540,9 +535,7 @@ class StoreReader:
         """The steps at which ``run`` logged parameters (``"params"``) or boundaries."""
         if table not in ("params", "boundaries"):
             raise ValueError(f"unknown payload table {table!r}")
-        with self._connect() as db:
-            run_id = self._run_id(db, run)
-            assert db is not None
+        with self._run(run) as (db, run_id):
             return [s for (s,) in db.execute(
                 f"SELECT step FROM {table} WHERE run_id = ? ORDER BY step", (run_id,)
             )]
@@ -551,9 +544,7 @@ class StoreReader:
         """The strict-JSON payload logged at ``step`` (raises RunNotFound if none)."""
         if table not in ("params", "boundaries"):
             raise ValueError(f"unknown payload table {table!r}")
-        with self._connect() as db:
-            run_id = self._run_id(db, run)
-            assert db is not None
+        with self._run(run) as (db, run_id):
             row = db.execute(
                 f"SELECT payload FROM {table} WHERE run_id = ? AND step = ?", (run_id, step)
             ).fetchone()
