@@ -36,10 +36,8 @@ def gradient(a: float, b: float) -> list[float]:
     return [2 * (a - 3), 20 * b]
 
 
-def run(make: Callable[[list[Value]], Optimizer], steps: int = 3) -> list[list[float]]:
-    """Parameter values after each of ``steps`` updates made by the optimizer under test."""
-    params = [Value(x) for x in START]
-    opt = make(params)
+def advance(params: list[Value], opt: Optimizer, steps: int) -> list[list[float]]:
+    """Parameter values after each of ``steps`` updates of ``opt`` on ``loss_of``."""
     trajectory = []
     for _ in range(steps):
         loss = loss_of(*params)
@@ -48,6 +46,12 @@ def run(make: Callable[[list[Value]], Optimizer], steps: int = 3) -> list[list[f
         opt.step()
         trajectory.append([p.data for p in params])
     return trajectory
+
+
+def run(make: Callable[[list[Value]], Optimizer], steps: int = 3) -> list[list[float]]:
+    """Parameter values after each of ``steps`` updates made by the optimizer under test."""
+    params = [Value(x) for x in START]
+    return advance(params, make(params), steps)
 
 
 # --- reference trajectories, written straight from the torch.optim documentation ---
@@ -449,29 +453,18 @@ RESUMABLE["rmsprop centered momentum"] = lambda ps: RMSProp(
 @pytest.mark.parametrize("name", sorted(RESUMABLE))
 def test_resume_from_state_dict_gives_the_same_trajectory(name: str) -> None:
     make = RESUMABLE[name]
-
-    def steps(params: list[Value], opt: Optimizer, n: int) -> list[list[float]]:
-        out = []
-        for _ in range(n):
-            loss = loss_of(*params)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            out.append([p.data for p in params])
-        return out
-
     params = [Value(x) for x in START]
     opt = make(params)
-    steps(params, opt, 3)
+    advance(params, opt, 3)
     saved = json.loads(json.dumps(opt.state_dict()))  # must survive JSON
     middle = [p.data for p in params]
-    uninterrupted = steps(params, opt, 3)
+    uninterrupted = advance(params, opt, 3)
 
     resumed_params = [Value(x) for x in middle]
     resumed = make(resumed_params)
     resumed.load_state_dict(saved)
     assert resumed.step_count == 3 and resumed.lr == opt.schedule(opt.lr_base, 3)  # type: ignore[misc]
-    assert steps(resumed_params, resumed, 3) == uninterrupted
+    assert advance(resumed_params, resumed, 3) == uninterrupted
 
     # Every buffer in use is needed: resuming with it changed (x4) goes elsewhere.
     live = [b for b, values in saved["state"].items() if any(values)]
@@ -481,7 +474,7 @@ def test_resume_from_state_dict_gives_the_same_trajectory(name: str) -> None:
         other_params = [Value(x) for x in middle]
         other = make(other_params)
         other.load_state_dict(damaged)
-        assert steps(other_params, other, 3) != uninterrupted, buffer
+        assert advance(other_params, other, 3) != uninterrupted, buffer
     if name in ("adam amsgrad", "rmsprop centered momentum"):
         assert sorted(live) == sorted(resumed.buffers)  # these cases exercise every buffer
 
