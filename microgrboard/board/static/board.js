@@ -510,16 +510,26 @@ function graphHover(event) {
 
 const PARAMETER_NAME = /^(.+?)\.N(\d+)\.(?:w(\d+)|b)$/;
 
-async function refreshParams() {
-  const fresh = ticket("params-list");
-  const candidates = state.runs.filter((r) => state.selected.has(r.name) && r.params > 0);
-  const run = fillRunSelect($("params-run"), candidates, state.params.run);
-  state.params.run = run;
-  if (!run) { ticket("params"); showMessage($("params"), "No parameters logged by the selected runs (Run.log_params)."); return; }
-  const { steps } = await fresh(api("/api/params/steps", { run }));
-  state.params.steps = steps;
-  setSliderRange($("params-step"), steps.length);
-  await showParams();
+// A panel of payloads logged per step (parameters, decision boundary): pick a run that
+// logged some, load its steps into the slider, show the selected one. Its elements are
+// `${panel}`, `${panel}-run` and `${panel}-step`; its state is state[panel].
+async function refreshStepped(panel, { countField, stepsPath, emptyText, show }) {
+  const fresh = ticket(`${panel}-list`);
+  const candidates = state.runs.filter((r) => state.selected.has(r.name) && r[countField] > 0);
+  const run = fillRunSelect($(`${panel}-run`), candidates, state[panel].run);
+  state[panel].run = run;
+  if (!run) { ticket(panel); showMessage($(panel), emptyText); return; }
+  const { steps } = await fresh(api(stepsPath, { run }));
+  state[panel].steps = steps;
+  setSliderRange($(`${panel}-step`), steps.length);
+  await show();
+}
+
+function refreshParams() {
+  return refreshStepped("params", {
+    countField: "params", stepsPath: "/api/params/steps", show: showParams,
+    emptyText: "No parameters logged by the selected runs (Run.log_params).",
+  });
 }
 
 async function showParams() {
@@ -621,20 +631,11 @@ function plotParamHistograms(div, payload) {
 
 // ---------------------------------------------------------------- decision boundary
 
-async function refreshBoundary() {
-  const fresh = ticket("boundary-list");
-  const candidates = state.runs.filter((r) => state.selected.has(r.name) && r.boundaries > 0);
-  const run = fillRunSelect($("boundary-run"), candidates, state.boundary.run);
-  state.boundary.run = run;
-  if (!run) {
-    ticket("boundary");
-    showMessage($("boundary"), "No decision boundary logged by the selected runs (Run.log_decision_boundary).");
-    return;
-  }
-  const { steps } = await fresh(api("/api/boundaries/steps", { run }));
-  state.boundary.steps = steps;
-  setSliderRange($("boundary-step"), steps.length);
-  await showBoundary();
+function refreshBoundary() {
+  return refreshStepped("boundary", {
+    countField: "boundaries", stepsPath: "/api/boundaries/steps", show: showBoundary,
+    emptyText: "No decision boundary logged by the selected runs (Run.log_decision_boundary).",
+  });
 }
 
 async function showBoundary() {
