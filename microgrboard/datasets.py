@@ -1,9 +1,9 @@
 """Small seeded teaching data sets, and the 8×8 handwritten digits.
 
 The toy classification sets are 2-D points with integer class labels (0, 1, ...),
-made in pure Python; the same ``seed`` gives the same points on every machine. The generators default to
-``seed=0``, so a lesson's plots are the same on every run; pass ``seed=None`` for
-fresh randomness. :func:`minibatches` walks a data set in shuffled batches, one
+made in pure Python; the same ``seed`` gives the same points on every machine. The
+generators default to ``seed=0``, so a lesson's plots are the same on every run; pass
+``seed=None`` for fresh randomness. :func:`minibatches` walks a data set in shuffled batches, one
 epoch per call.
 
 :func:`digits` is a real data set: the 1,797 8×8 images of handwritten digits that
