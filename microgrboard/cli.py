@@ -1,4 +1,4 @@
-"""The ``microgrboard`` command: ``demo``, ``draw`` and ``board``.
+"""The ``microgrboard`` command: ``demo``, ``draw``, ``board`` and ``train``.
 
 Each sub-command imports what it needs only when it runs.
 """
@@ -6,8 +6,10 @@ Each sub-command imports what it needs only when it runs.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--style", choices=["record", "book"], default="record")
     draw.add_argument("--no-grad", action="store_true", help="show forward values only")
 
+    train = commands.add_parser(
+        "train", help="train the book's TwoLayerNet on the handwritten digits",
+        description="Train MLP(64, [hidden, 10]) on scikit-learn's 8x8 digits, print the "
+        "train/test accuracy per epoch and log the run to the board.")
+    train.add_argument("dataset", choices=["digits"])
+    defaults = inspect.signature(train_digits_recipe()).parameters
+    for flag, kind, text in (("--epochs", _positive(int), "passes over the training images"),
+                             ("--hidden", _positive(int), "hidden ReLU neurons"),
+                             ("--batch-size", _positive(int), "images per update"),
+                             ("--lr", _positive(float), "Adam's learning rate (cosine decay)"),
+                             ("--seed", int, "seed of the split, the weights and the batches")):
+        default = defaults[flag[2:].replace("-", "_")].default
+        train.add_argument(flag, type=kind, default=argparse.SUPPRESS,
+                           help=f"{text} (default: {default})")
+    train.add_argument("--logdir", default="runs", help="board log directory (default: runs)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
     board = commands.add_parser("board", help="serve the web board over a log directory")
     board.add_argument("--logdir", default="runs", help="log directory (default: runs)")
     board.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
@@ -60,12 +79,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         from microgrboard.drawing import draw_example
 
         return int(draw_example(args))
+    if args.command == "train":
+        return train_command(args)
     if args.command == "board":
         from microgrboard.board.server import serve
 
         return int(serve(args))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+def train_digits_recipe() -> Callable[..., Any]:
+    from microgrboard.training import train_digits
+
+    return train_digits
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """``microgrboard train digits``: train, print the accuracies, log the run."""
+    recipe = {k: v for k, v in vars(args).items()
+              if k in ("epochs", "hidden", "batch_size", "lr", "seed")}
+    try:
+        import sklearn  # noqa: F401  (digits() reads its bundled images)
+
+        if not args.quiet:
+            import tqdm  # noqa: F401
+    except ImportError as error:
+        extra = "data" if error.name == "sklearn" else "demo"
+        print(f"microgrboard train: {error.name} did not import; install it with:\n"
+              f"  pip install 'microgrboard[{extra}]'", file=sys.stderr)
+        return 2
+    from microgrboard.board.writer import Run
+    from microgrboard.demo import board_command
+    from microgrboard.training import EpochRecord
+
+    hparams = {**{k: p.default for k, p in
+                  inspect.signature(train_digits_recipe()).parameters.items()
+                  if k in ("epochs", "hidden", "batch_size", "lr", "init", "seed")}, **recipe}
+    print(f"Training MLP(64, [{hparams['hidden']}, 10]) on the digits: {hparams}")
+    with Run(args.logdir, name="digits", hparams=hparams) as run:
+        def log_epoch(record: EpochRecord) -> None:
+            run.log(record.step, train_accuracy=record.train_accuracy,
+                    test_accuracy=record.test_accuracy)
+            if args.quiet:  # otherwise the progress bar prints the same line
+                print(f"epoch {record.epoch}: train accuracy {record.train_accuracy:.1%}, "
+                      f"test accuracy {record.test_accuracy:.1%}", flush=True)
+
+        _, history = train_digits_recipe()(
+            **recipe, progress=not args.quiet, on_epoch=log_epoch,
+            on_step=run.training_callback(params_every=50))
+    epochs = len(history.epochs)
+    print(f"test accuracy {history.test_accuracy[-1]:.1%} after {epochs} "
+          f"epoch{'s' * (epochs != 1)} ({history.seconds:.0f} s); run logged as "
+          f"{run.name!r} in {args.logdir}/; open the board with:\n"
+          f"  {board_command(args.logdir)}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -226,19 +226,6 @@ def small_digits() -> tuple[Dataset, Dataset]:
     return Dataset(train.X[:150], train.y[:150]), Dataset(test.X[:60], test.y[:60])
 
 
-def he_mlp(nin: int, nouts: list[int], seed: int) -> MLP:
-    """An MLP with He-initialised weights (std √(2/nin)), which ReLU layers train well from."""
-    import random
-
-    model = MLP(nin, nouts, seed=seed)
-    rng = random.Random(seed)
-    for layer in model.layers:
-        for neuron in layer.neurons:
-            for w in neuron.w:
-                w.data = rng.gauss(0.0, math.sqrt(2 / neuron.nin))
-    return model
-
-
 def argmax_accuracy(model: MLP, X: Sequence[Sequence[float]], y: Sequence[int]) -> float:
     with no_grad():
         rows = [[v.data for v in model(x)] for x in X]  # type: ignore[union-attr]
@@ -251,7 +238,7 @@ def test_ten_digit_classes_with_per_epoch_train_and_test_accuracy(
     from microgrboard.training import EpochRecord, steps_per_epoch
 
     train, test = small_digits
-    model = he_mlp(64, [12, 10], seed=0)
+    model = MLP(64, [12, 10], init="he", seed=0)
     seen: list[EpochRecord] = []
     per_epoch = steps_per_epoch(len(train.X), 25)
     assert per_epoch == 6
@@ -338,3 +325,50 @@ def test_ten_class_bad_input_is_caught_before_training(
     with pytest.raises(ValueError, match="test must be a pair"):
         fit(train.X[:20], train.y[:20], test=test.X)
     assert [p.data for p in model.parameters()] == before  # nothing trained
+
+
+def test_train_digits_recipe_on_a_subset(small_digits: tuple[Dataset, Dataset]) -> None:
+    from microgrboard.training import train_digits
+
+    model, history = train_digits(epochs=8, hidden=16, data=small_digits)
+    assert model.nouts == [16, 10] and model.init == "he"
+    assert len(history.epochs) == 8 and len(history.loss) == 8 * 10  # 150 images / 16
+    assert history.test_accuracy[-1] > 0.75  # 60 test images never trained on; chance is 10 %
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
+        train_digits(epochs=0, data=small_digits)
+
+
+def test_cli_trains_on_digits_and_logs_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logdir = tmp_path / "runs"
+    assert main(["train", "digits", "--epochs", "1", "--hidden", "8", "--quiet",
+                 "--logdir", str(logdir)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # --quiet: no progress bar
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("Training MLP(64, [8, 10]) on the digits")
+    assert lines[1].startswith("epoch 1: train accuracy ")
+    assert lines[2].startswith("test accuracy ") and "after 1 epoch " in lines[2]
+    assert lines[-1].endswith(f"board --logdir {logdir}")
+    from microgrboard.board.store import StoreReader
+
+    reader = StoreReader(logdir)
+    (run,) = reader.runs()
+    scalars = reader.scalars(run["name"])
+    accuracy = scalars["test_accuracy"]["values"]
+    assert len(accuracy) == 1 and f"{accuracy[0]:.1%}" in lines[2]
+    assert len(scalars["loss"]["steps"]) == 90  # 1437 images in batches of 16
+
+
+def test_cli_train_bad_flags_and_missing_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "digits", "--epochs", "0"])
+    assert exit_.value.code == 2
+    assert "--epochs: must be positive, got 0" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    assert main(["train", "digits", "--logdir", str(tmp_path / "runs")]) == 2
+    assert "pip install 'microgrboard[data]'" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
