@@ -23,7 +23,7 @@ PAGES_WITH_EXAMPLES = ["getting-started.md", "concepts.md"]
 PUBLIC_MODULES = [
     "core", "nn", "losses", "optim", "datasets", "training", "examples", "snapshot",
     "drawing", "testing", "board_writer", "board_store", "board_server", "demo", "cli",
-    "gradcheck_report",
+    "gradcheck",
 ]
 
 pytestmark = pytest.mark.docs

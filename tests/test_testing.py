@@ -26,7 +26,7 @@ def test_gradcheck_passes_a_correct_rule():
     assert gradcheck(lambda x: x.tanh() * x, [0.7]) is True
 
 
-def test_gradcheck_reports_each_wrong_input_with_both_values(monkeypatch):
+def test_gradchecks_each_wrong_input_with_both_values(monkeypatch):
     monkeypatch.setitem(DERIVATIVES, "tanh", lambda g, out, x: g * out)  # a wrong rule
     with pytest.raises(GradcheckError) as caught:
         gradcheck(lambda x, y: x.tanh() + y, [Value(0.5, "w"), 2.0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from microgrboard.core import Value
-from microgrboard.gradcheck_report import gradient_report, parameter_group
+from microgrboard.gradcheck import gradient_report, parameter_group
 from microgrboard.losses import softmax_cross_entropy
 from microgrboard.nn import MLP, Module
 
