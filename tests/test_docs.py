@@ -23,6 +23,7 @@ PAGES_WITH_EXAMPLES = ["getting-started.md", "concepts.md"]
 PUBLIC_MODULES = [
     "core", "nn", "losses", "optim", "datasets", "training", "examples", "snapshot",
     "drawing", "testing", "board_writer", "board_store", "board_server", "demo", "cli",
+    "gradcheck_report",
 ]
 
 pytestmark = pytest.mark.docs
