@@ -276,6 +276,11 @@ class Neuron(Module):
             yield f"{self.name}.w{i}", w
         yield f"{self.name}.b", self.b
 
+    def parameters(self) -> list[Value]:
+        # What named_parameters() gives, without making names (a training step asks
+        # for the parameters a few times); each Value once, as Module.parameters().
+        return list(dict.fromkeys([*self.w, self.b]))
+
     def __repr__(self) -> str:
         return f"Neuron({self.nin}, activation={self.activation!r}{_options(self)})"
 
@@ -326,6 +331,9 @@ class Layer(Module):
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for n in self.neurons:
             yield from n.named_parameters()
+
+    def parameters(self) -> list[Value]:
+        return list(dict.fromkeys([p for n in self.neurons for p in (*n.w, n.b)]))
 
     def __repr__(self) -> str:
         activation = self.neurons[0].activation
@@ -380,6 +388,10 @@ class MLP(Module):
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for layer in self.layers:
             yield from layer.named_parameters()
+
+    def parameters(self) -> list[Value]:
+        neurons = [n for layer in self.layers for n in layer.neurons]
+        return list(dict.fromkeys([p for n in neurons for p in (*n.w, n.b)]))
 
     def __repr__(self) -> str:
         return (

@@ -365,3 +365,16 @@ def test_a_bad_init_names_the_argument_and_the_value(make, bad):
     args = {MLP: (2, [3]), Layer: (2, 3), Neuron: (2,)}[make]
     with pytest.raises(ValueError, match=rf"init must be one of .* got {re.escape(repr(bad))}"):
         make(*args, init=bad)
+
+
+@pytest.mark.parametrize(
+    "module", [Neuron(3, seed=0), Layer(3, 4, seed=0), MLP(3, [4, 2], seed=0)], ids=repr
+)
+def test_parameters_are_the_named_parameters_each_once(module):
+    assert module.parameters() == [p for _, p in module.named_parameters()]
+    first = module.parameters()[0]
+    if isinstance(module, Neuron):
+        module.w[1] = first  # a weight tied by hand still counts once
+    else:
+        (module.neurons if isinstance(module, Layer) else module.layers[0].neurons)[0].w[1] = first
+    assert module.parameters().count(first) == 1
