@@ -108,8 +108,8 @@ def _declare(
     variadic: bool = False,
     text: str = "",
 ) -> Callable[[Callable[..., Any]], Any]:
-    """Declare op ``name`` with the rule it decorates (which stays a plain function:
-    a staticmethod object is slower to call from the table)."""
+    """Declare op ``name`` with the rule it decorates. The tables keep the plain
+    function; the class body it sits in gets a staticmethod of it."""
 
     def register(rule: Callable[..., Any]) -> Any:
         OPS[name] = Op(name, call, rule, domain, kinks, constants or {}, variadic, text)
