@@ -5,6 +5,7 @@ benchmarks/RESULTS.md. The benchmark itself checks that both engines computed th
 same gradients, and fails if they did not.
 """
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -37,10 +38,24 @@ def quick_run() -> str:
         rf"^ratio chain of [\d,]+ nodes: {NUMBER}x faster than micrograd",
         rf"^ratio wide sum of [\d,]+ products: {NUMBER}x faster than micrograd",
         rf"^ratio bytes per node: {NUMBER}x smaller than micrograd \({NUMBER} B vs {NUMBER} B",
+        rf"^bytes per node, chain of [\d,]+ nodes: {NUMBER} B",
+        # scikit-learn (the data extra) may be absent: then the bench says so
+        rf"^digits, a tenth of an epoch \(144 images\): {NUMBER} (ms|s)|^digits epoch: not run",
     ],
 )
 def test_quick_run_prints_each_ratio(quick_run, ratio):
     assert re.search(ratio, quick_run, re.MULTILINE), quick_run
+
+
+@pytest.mark.slow
+def test_quick_run_compares_with_pytorch_or_says_it_is_not_installed(quick_run):
+    if importlib.util.find_spec("torch") is None:
+        assert "torch is not installed" in quick_run
+    else:
+        for mode in ("gc on", "gc off"):
+            assert re.search(
+                rf"^ratio demo step, {mode} .*: {NUMBER}x faster than PyTorch", quick_run, re.M
+            ), quick_run
 
 
 @pytest.mark.slow
@@ -54,3 +69,24 @@ def test_quick_run_skips_micrograd_past_its_recursion_limit_rather_than_crash(qu
     assert [n for n, _ in chain] == ["1,000", "10,000", "20,000"], quick_run
     assert "skipped" not in chain[1][1]
     assert "micrograd skipped: recursion limit" in chain[2][1]
+
+
+@pytest.mark.slow
+def test_quick_run_without_torch_says_so_and_runs_the_rest():
+    # torch hidden from the child: `import torch` fails as when it is not installed.
+    code = (
+        "import runpy, sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ModuleNotFoundError(\"No module named 'torch'\")\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "sys.argv = ['bench', '--quick']\n"
+        f"runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "torch is not installed" in done.stdout
+    assert "than PyTorch" not in done.stdout
+    assert re.search(r"^ratio demo step, gc off .* than micrograd", done.stdout, re.MULTILINE)
+    assert re.search(r"^digits, a tenth of an epoch|^digits epoch: not run", done.stdout, re.M)
