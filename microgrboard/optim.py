@@ -83,7 +83,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, overload
 
 from microgrboard.core import Value, no_grad
 
@@ -256,6 +256,9 @@ class Hyperparameter(Generic[T]):
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
+    # Only __get__, no __set__ at run time: the checked value lives in the optimizer's
+    # own __dict__, so `self.momentum` inside a rule is a plain attribute read (a rule
+    # runs once per parameter per step), and Optimizer.__setattr__ does the checking.
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> Hyperparameter[T]: ...
     @overload
@@ -265,13 +268,10 @@ class Hyperparameter(Generic[T]):
             return self
         if self.is_fixed:
             return self.default
-        value: T = vars(obj)[self.name]
-        return value
+        raise AttributeError(f"{type(obj).__name__}.{self.name} has not been set yet")
 
-    def __set__(self, obj: object, value: T) -> None:
-        if self.is_fixed:
-            raise AttributeError(f"{type(obj).__name__}.{self.name} is fixed at {self.default!r}")
-        vars(obj)[self.name] = self.check(self.name, value)
+    if TYPE_CHECKING:  # assignable, as far as type checkers know (checked at run time)
+        def __set__(self, obj: object, value: T) -> None: ...
 
     def with_default(self, default: T) -> Hyperparameter[T]:
         """The same hyper-parameter (name, check, place) with another default."""
@@ -318,6 +318,9 @@ class LearningRate(Hyperparameter[float]):
             return base
         return float(optimizer.schedule(base, optimizer.step_count))
 
+    def __set__(self, obj: object, value: float) -> None:  # read through __get__ always
+        vars(obj)[self.name] = value  # checked by Optimizer.__setattr__
+
 
 # --- the optimizers -----------------------------------------------------------------
 
@@ -336,6 +339,7 @@ class Optimizer:
     lr = LearningRate(1e-3)
     buffers: ClassVar[tuple[str, ...]] = ()
     declared: ClassVar[tuple[Hyperparameter[Any], ...]] = ()  # filled in per class
+    _hyperparameters_by_name: ClassVar[dict[str, Hyperparameter[Any]]] = {}
     _arguments: ClassVar[inspect.Signature] = inspect.Signature()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -367,6 +371,15 @@ class Optimizer:
             setattr(self, name, value)  # the declaration checks it
         self.check_hyperparameters()
         self.state: list[dict[str, float]] = [self.initial_state() for _ in self.params]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        declaration = self._hyperparameters_by_name.get(name)
+        if declaration is not None:
+            if declaration.is_fixed:
+                raise AttributeError(f"{type(self).__name__}.{name} is fixed at "
+                                     f"{declaration.default!r}")
+            value = declaration.check(name, value)
+        object.__setattr__(self, name, value)
 
     def check_hyperparameters(self) -> None:
         """Check a combination of hyper-parameters (each one is checked on its own
@@ -474,6 +487,7 @@ def _collect_hyperparameters(cls: type[Optimizer]) -> None:
         for name, value in vars(klass).items():
             if isinstance(value, Hyperparameter):
                 declared[name] = value
+    cls._hyperparameters_by_name = declared  # fixed ones too: setting them is refused
     cls.declared = tuple(h for h in declared.values() if not h.is_fixed)
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     cls._arguments = inspect.Signature(
@@ -512,6 +526,15 @@ class SGD(Optimizer):
     weight_decay = Hyperparameter(0.0, in_range(0.0))
     nesterov = Hyperparameter(False, switch)
     buffers = ("momentum_buffer",)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        declaration = self._hyperparameters_by_name.get(name)
+        if declaration is not None:
+            if declaration.is_fixed:
+                raise AttributeError(f"{type(self).__name__}.{name} is fixed at "
+                                     f"{declaration.default!r}")
+            value = declaration.check(name, value)
+        object.__setattr__(self, name, value)
 
     def check_hyperparameters(self) -> None:
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
