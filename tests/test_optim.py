@@ -750,3 +750,16 @@ def test_hyperparameters_are_declared_once_and_drive_everything() -> None:
     assert [h.name for h in AdamW.declared] == [h.name for h in Adam.declared]
     # Positional arguments follow the declaration order, as in torch.optim.
     assert SGD([Value(1.0)], 0.1, 0.9).momentum == 0.9
+
+
+def test_fixed_hyperparameters_cannot_be_set_and_set_ones_are_checked() -> None:
+    opt = Momentum([Value(1.0)], lr=0.1)
+    with pytest.raises(AttributeError, match="Momentum.nesterov is fixed at False"):
+        opt.nesterov = True
+    assert opt.nesterov is False and Nesterov([Value(1.0)]).nesterov is True
+    opt.momentum = 0.5  # a declared one: checked, then stored
+    assert opt.momentum == 0.5 and opt.hyperparameters()["momentum"] == 0.5
+    with pytest.raises(ValueError, match=r"eps must be in \(0.0, inf\), got 0"):
+        Adam([Value(1.0)]).eps = 0
+    opt.anything_else = 3  # other attributes are not hyper-parameters
+    assert "anything_else" not in opt.hyperparameters()
