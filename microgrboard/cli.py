@@ -79,12 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from microgrboard.drawing import draw_example
 
         return int(draw_example(args))
-    if args.command == "train":
-        return train_command(args)
     if args.command == "board":
         from microgrboard.board.server import serve
 
         return int(serve(args))
+    if args.command == "train":
+        return train_command(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2
 
