@@ -22,6 +22,7 @@ It needs the ``data`` extra (``pip install "microgrboard[data]"``).
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
@@ -236,7 +237,7 @@ def digits(seed: int | None = DEFAULT_SEED, test_fraction: float = 0.2) -> tuple
     if (isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float))
             or not 0 < test_fraction < 1):
         raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise ValueError(f"seed must be an int or None, got {seed!r}")
     try:
         from sklearn.datasets import load_digits
@@ -257,7 +258,8 @@ def digits(seed: int | None = DEFAULT_SEED, test_fraction: float = 0.2) -> tuple
             f"{DIGITS_CLASSES} (one per digit)"
         )
     X_train, X_test, y_train, y_test = train_test_split(
-        images, labels, test_size=n_test, stratify=labels, random_state=seed, shuffle=True
+        images, labels, test_size=n_test, stratify=labels,
+        random_state=None if seed is None else int(seed), shuffle=True,
     )
     return Dataset(X_train, y_train), Dataset(X_test, y_test)
 
@@ -269,13 +271,13 @@ def one_hot(labels: Sequence[int], classes: int) -> list[list[float]]:
     [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     """
     _check_count("classes", classes)
-    rows = []
+    rows: list[list[float]] = []
     for i, k in enumerate(labels):
-        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < classes:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k < classes:
             raise ValueError(f"one_hot: labels[{i}] must be a class index in "
                              f"[0, {classes}), got {k!r}")
         row = [0.0] * classes
-        row[k] = 1.0
+        row[int(k)] = 1.0
         rows.append(row)
     return rows
 

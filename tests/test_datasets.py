@@ -228,6 +228,12 @@ def test_digits_without_scikit_learn_names_the_extra(monkeypatch: pytest.MonkeyP
 def test_one_hot_rows_and_bad_labels() -> None:
     assert one_hot([2, 0, 1], classes=3) == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     assert one_hot([], classes=10) == []
+    import numpy as np
+
+    assert one_hot(list(np.array([1, 0])), classes=2) == [[0.0, 1.0], [1.0, 0.0]]
+    assert digits(seed=np.int64(3)) == digits(seed=3)
+    with pytest.raises(ValueError, match="seed must be an int or None, got 1.5"):
+        digits(seed=1.5)  # type: ignore[arg-type]
     rows = one_hot(list(range(10)), classes=10)
     assert all(sum(row) == 1.0 and row[k] == 1.0 for k, row in enumerate(rows))
     with pytest.raises(ValueError, match=r"labels\[1\].*\[0, 10\).*10"):
