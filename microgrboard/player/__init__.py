@@ -117,7 +117,7 @@ def _as_played(graph: object, what: str) -> Snapshot:
         return check_snapshot(graph)
     kind = type(graph).__name__
     if callable(getattr(graph, "parameters", None)):  # an nn Module
-        raise TypeError(f"{what} takes a Value or a snapshot dict, got a {kind} model: "
+        raise TypeError(f"{what} takes a Value or a snapshot dict, got {kind}, a model: "
                         f"play what it computes, e.g. {what}(model([1.0, 2.0]))")
     shown = repr(graph)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
