@@ -156,7 +156,8 @@ def check_snapshot(snap: object) -> Snapshot:
     version = snap.get("version", SNAPSHOT_VERSION)
     if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ValueError(f"snapshot format version {version!r} is not one this "
-                         f"microgrboard reads (versions {READABLE_VERSIONS})")
+                         f"microgrboard reads (it reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))})")
     nodes, edges = snap["nodes"], snap["edges"]
     if not isinstance(nodes, list) or not nodes:
         raise ValueError("snapshot 'nodes' must be a non-empty list")
