@@ -510,9 +510,12 @@ class Player:
         """The final state of the backward pass as SVG (what shows where scripts cannot run)."""
         return self._svg_with_prefix("")
 
-    def html(self) -> str:
-        """The player as an HTML fragment, with its own ids (it can appear many times on a page)."""
-        uid = f"mgb{secrets.token_hex(6)}"
+    def html(self, element_id: str | None = None) -> str:
+        """The player as an HTML fragment whose ids all start with ``element_id``
+        (default: a fresh random one, so that it can appear many times on a page)."""
+        uid = element_id or f"mgb{secrets.token_hex(6)}"
+        if not all(c.isascii() and (c.isalnum() or c in "-_") for c in uid):
+            raise ValueError(f"element_id must be letters, digits, '-' and '_', got {uid!r}")
         script = _asset_text("player.js")
         if "</script" in script.lower():
             raise RuntimeError("player.js must not contain '</script' (it is inlined)")
