@@ -17,6 +17,7 @@ from microgrboard.core import (
     backward_steps,
     grad,
     is_grad_enabled,
+    linear,
     no_grad,
     topological_order,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "play",
     "grad",
     "is_grad_enabled",
+    "linear",
     "no_grad",
     "topological_order",
     "Run",
