@@ -308,3 +308,24 @@ def test_play_is_a_lazy_top_level_name_and_the_assets_ship() -> None:
     assert ".mgb-player" in asset_path("player.css").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="player.js"):
         asset_path("../core.py")
+
+
+def test_a_live_linear_node_plays_its_chain_rule() -> None:
+    from microgrboard.core import linear
+
+    w = [Value(0.5, "w0"), Value(-2.0, "w1")]
+    x = [Value(3.0, "x0"), Value(4.0, "x1")]
+    b = Value(1.0, "b")
+    y = linear(w, x, b).tanh()
+    y.label = "y"
+    payload = player_payload(y)
+    lines = [line["text"] for f in payload["frames"] for line in f["lines"]]
+    assert "v5 = w0·x0 + w1·x1 + b = 0.5·3 + (-2)·4 + 1 = -5.5" in lines
+    g = 1 - math.tanh(-5.5) ** 2  # tanh' = 1 - tanh², the upstream at the linear node
+    assert f"∂y/∂v5 = 1 × {format_number(g)} = {format_number(g)}" in lines
+    for name, local in [("w0", 3.0), ("w1", 4.0), ("x0", 0.5), ("x1", -2.0), ("b", 1.0)]:
+        local_text = format_number(local) if local > 0 else f"({format_number(local)})"
+        assert f"∂y/∂{name} = {format_number(g)} × {local_text} = {format_number(g * local)}" \
+            in lines, name
+    ids = set(re.findall(r' id="([^"]+)"', player_svg(y, style="book")))
+    assert {"a_e0-5-0-grad", "a_e4-5-4-grad", "e4-5-4"} <= ids  # one edge per operand

@@ -187,9 +187,7 @@ class _Graph:
 
     def elements(self, i: int) -> list[str]:
         """The SVG groups that draw value ``i`` (see drawing.py's id scheme)."""
-        found = [f"n{i}"]
-        if self.nodes[i]["op"] and self.style == "record":
-            found += [f"n{i}_op", f"n{i}_op-n{i}"]
+        found = [f"n{i}"]  # the record style draws the op inside the value's box
         if i == self.root and self.style == "book":
             found += [f"n{i}_out", f"n{i}-seed"]
         return found
@@ -428,7 +426,12 @@ def _svg(snap: Snapshot, style: Style, precision: int, texts: Mapping[str, str],
     # 2.43, so lay out with the Graphviz bundled in pygraphviz (as the board does).
     drawing = draw(layout, style=style, precision=precision, group=None, max_nodes=None,
                    renderer="pygraphviz")
-    return _fill_svg(drawing.svg(), texts, id_prefix)
+    svg = drawing.svg()
+    if drawing.folded is not None:  # the layout ran out of time: a summary came back
+        raise PlayerTooLargeError(
+            f"this graph of {len(snap['nodes'])} values could not be laid out in time for "
+            f"the player ({drawing.folded}); draw it with microgrboard.draw(...) instead")
+    return _fill_svg(svg, texts, id_prefix)
 
 
 def _fill_svg(svg: str, texts: Mapping[str, str], id_prefix: str) -> str:
