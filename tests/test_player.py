@@ -329,3 +329,16 @@ def test_a_live_linear_node_plays_its_chain_rule() -> None:
             in lines, name
     ids = set(re.findall(r' id="([^"]+)"', player_svg(y, style="book")))
     assert {"a_e0-5-0-grad", "a_e4-5-4-grad", "e4-5-4"} <= ids  # one edge per operand
+
+
+def test_transcript_reads_the_steps_as_text() -> None:
+    player = play(apple_orange().output)
+    backward = player.transcript("backward").splitlines()
+    assert backward[0] == "Backward step 1 of 9: price (×)"
+    assert "    ∂price/∂apple = 1.1 × 2 = 2.2" in backward
+    assert not any(line.startswith("Forward") for line in backward)
+    everything = player.transcript()
+    assert everything.startswith("Forward pass: the inputs\n    apple = 100")
+    assert everything.count("\n") > len(backward)
+    with pytest.raises(ValueError, match="phase must be"):
+        player.transcript("sideways")

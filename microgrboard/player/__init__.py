@@ -509,6 +509,18 @@ class Player:
             return self._layout
         return _fill_svg(self._layout, {}, id_prefix)
 
+    def transcript(self, phase: str | None = None) -> str:
+        """Every step's title and arithmetic as plain text (``phase``: ``"forward"`` or
+        ``"backward"`` for one pass only): the player, readable without a browser."""
+        if phase not in (None, "forward", "backward"):
+            raise ValueError(f"phase must be 'forward', 'backward' or None, got {phase!r}")
+        out = []
+        for frame in self.payload["frames"]:
+            if phase is None or frame["phase"] == phase:
+                out.append(frame["title"])
+                out += [f"    {line['text']}" for line in frame["lines"]]
+        return "\n".join(out)
+
     def svg(self) -> str:
         """The final state of the backward pass as SVG (what shows where scripts cannot run)."""
         return self._svg_with_prefix("")
