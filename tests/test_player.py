@@ -295,10 +295,12 @@ def test_play_refuses_a_graph_too_large_to_step_through() -> None:
     for _ in range(MAX_PLAY_NODES // 2):
         total = total + 1.0
     assert len(topological_order(total)) > MAX_PLAY_NODES
-    with pytest.raises(PlayerTooLargeError, match=r"has 2001 values.*microgrboard\.draw"):
-        play(total)
-    payload = player_payload(total)  # the payload itself has no limit (the board's call)
-    assert len(payload["frames"]) == 1 + 1000 + 2001
+    count = len(topological_order(total))
+    for call in (play, player_payload, player_svg):
+        with pytest.raises(PlayerTooLargeError, match=rf"has {count} values.*microgrboard\.draw"):
+            call(total)
+    payload = player_payload(total, max_nodes=None)  # asked for: no limit
+    assert len(payload["frames"]) == 1 + MAX_PLAY_NODES // 2 + count
 
 
 def test_play_is_a_lazy_top_level_name_and_the_assets_ship() -> None:
