@@ -7,6 +7,7 @@ through), never from the payload itself. The browser half is test_player_browser
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -253,7 +254,11 @@ def test_player_html_is_self_contained_and_scoped_per_instance(tmp_path: Any) ->
     ids = [re.search(r'class="mgb-player" id="([^"]+)"', h).group(1)  # type: ignore[union-attr]
            for h in (first, second)]
     assert ids[0] != ids[1]
-    assert f'id="{ids[0]}-a_n8-seed-grad"' in first
+    # The picture travels as a data-URI image (sanitizers keep those, not <svg>).
+    encoded = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', first).group(1)  # type: ignore[union-attr]
+    picture = base64.b64decode(encoded).decode("utf-8")
+    assert picture.startswith("<svg") and f'id="{ids[0]}-a_n8-seed-grad"' in picture
+    assert ">2.2<" in picture  # the final state, for where no script runs
     for html in (first, second):
         assert "export function createPlayer" in html and ".mgb-player" in html
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)

@@ -73,10 +73,12 @@ one per node in the order of ``backward_steps`` (``step`` is its index there).
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape
 from importlib import resources
 from os import PathLike
 from pathlib import Path
@@ -554,6 +556,10 @@ class Player:
         uid = element_id or f"mgb{secrets.token_hex(6)}"
         if not all(c.isascii() and (c.isalnum() or c in "-_") for c in uid):
             raise ValueError(f"element_id must be letters, digits, '-' and '_', got {uid!r}")
+        svg = self._svg_with_prefix(uid + "-")
+        picture = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        alt = (f"The computational graph of {self.payload['output']} after its backward "
+               f"pass, with every value and gradient")
         script = _asset_text("player.js")
         if "</script" in script.lower():
             raise RuntimeError("player.js must not contain '</script' (it is inlined)")
@@ -563,7 +569,11 @@ class Player:
             f"<style>{_asset_text('player.css')}</style>\n"
             f'<p class="mgb-static-note">The final state of the backward pass. In a trusted '
             f"notebook (or the saved page) this picture plays step by step.</p>\n"
-            f'<div class="mgb-graph">{self._svg_with_prefix(uid + "-")}</div>\n'
+            # An <img>, not inline SVG: notebook front ends that sanitize untrusted
+            # output drop <svg> elements but keep data-URI images. The script turns it
+            # back into inline SVG, whose cells it can rewrite.
+            f'<div class="mgb-graph"><img class="mgb-static" alt="{escape(alt)}" '
+            f'src="data:image/svg+xml;base64,{picture}"></div>\n'
             f'<script type="application/json" class="mgb-payload">'
             f"{_script_json(self.payload)}</script>\n"
             f'<script type="module">\n{script}\n'
@@ -576,8 +586,6 @@ class Player:
     def page(self) -> str:
         """A whole HTML document holding the player; nothing in it makes a request."""
         title = f"microgrboard player: {self.payload['output']}"
-        from html import escape
-
         return (
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             # Nothing may leave the file: no fetch, image, font or stylesheet from anywhere.
