@@ -257,3 +257,20 @@ def test_two_players_on_one_page_do_not_interfere(browser: Any, tmp_path: Path) 
         assert watched.problems == []
     finally:
         watched.close()
+
+
+def test_without_scripts_the_page_shows_the_final_picture(browser: Any, tmp_path: Path) -> None:
+    path = play(apple_orange().output, style="book").save(tmp_path / "static.html")
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(path.as_uri())
+        picture = page.locator(".mgb-player img.mgb-static")
+        picture.wait_for()
+        # The data-URI SVG decodes into a real picture (CSP allows data: images only).
+        width = page.evaluate("(img) => img.complete && img.naturalWidth", picture.element_handle())
+        assert width > 300
+        assert page.locator(".mgb-controls").count() == 0
+        assert "final state" in (page.locator(".mgb-static-note").text_content() or "")
+    finally:
+        context.close()
