@@ -92,9 +92,11 @@ Style = Literal["record", "book"]
 GroupSpec = str | None | Callable[[NodeRecord], str | None]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
-# Drawn nodes laid out in well under 5 s on a 2-core machine with the settings of
-# _layout_attributes (measured by benchmarks/bench_drawing.py); past it, fold.
-DEFAULT_MAX_NODES = 5000
+# Drawn nodes laid out within about 3 s on a 2-core machine with the settings of
+# _layout_attributes, by Debian's Graphviz 2.43 and the one bundled in pygraphviz
+# (measured by benchmarks/bench_drawing.py: a 4,000-node chain is the slowest shape);
+# past it, fold.
+DEFAULT_MAX_NODES = 4000
 SUMMARY_NODES = 60  # values a folded summary draws around the output
 SUMMARY_TIME_LIMIT = 20.0  # the summary is small: it always gets this long
 LABEL_LIMIT = 200  # characters of a label drawn; Graphviz refuses HTML labels over 16 KB
@@ -387,8 +389,21 @@ def _units(index: _Index, grouping: _Grouping,
 
 
 def _node_count(units: list[_Unit], style: Style) -> int:
-    """How many DOT nodes :func:`_build` will emit for ``units`` (what max_nodes limits)."""
+    """How many DOT nodes :func:`_build` will emit for ``units``."""
     return len(units) + (1 if style == "book" else 0)  # + the book style's end point
+
+
+def _layout_size(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit],
+                 style: Style) -> int:
+    """What ``max_nodes`` limits: the drawn nodes and, in the book style, the labelled
+    arrows too (Graphviz lays out an edge label as a node of its own; measured, a
+    book-style drawing takes 3-5 times as long as the record style of the same graph)."""
+    size = _node_count(units, style)
+    if style == "book":
+        size += sum(1 for e in index.snap["edges"]
+                    if e["child"] in unit_of and e["parent"] in unit_of
+                    and unit_of[e["child"]] is not unit_of[e["parent"]]) + 1
+    return size
 
 
 @dataclass
@@ -469,7 +484,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
     snap, nodes = index.snap, index.nodes
     count_expected = _node_count(units, opts.style) + (1 if folded else 0)
     graph_attr = {"rankdir": rankdir, "fontname": _FONT, "bgcolor": "white",
-                  **_layout_attributes(count_expected)}
+                  **_layout_attributes(_layout_size(index, units, unit_of, opts.style))}
     if title:
         graph_attr.update(label=f"<{title}>", labelloc="t", labeljust="l", fontsize="11")
     graph = graphviz.Digraph(
@@ -794,19 +809,19 @@ def draw(
         grouping = _grouping(index, spec)
         folding = fold and bool(grouping.member)
         units, unit_of = _units(index, grouping, folding)
-        return grouping, folding, units, unit_of, _node_count(units, style)
+        return grouping, folding, units, unit_of, _layout_size(index, units, unit_of, style)
 
     # Count before building: building the DOT of a huge graph is itself slow.
-    grouping, folding, units, unit_of, count = layout(group, collapse)
+    grouping, folding, units, unit_of, size = layout(group, collapse)
     notes: list[str] = []
-    if max_nodes is not None and count > max_nodes and grouping.from_nn:
+    if max_nodes is not None and size > max_nodes and grouping.from_nn:
         for coarser in ("neuron", "layer"):
             if group == coarser or (group == "auto" and coarser == "neuron" and collapse):
                 continue  # already drawn this way
-            grouping, folding, units, unit_of, count = layout(coarser, True)
+            grouping, folding, units, unit_of, size = layout(coarser, True)
             notes = [f"folded one box per {coarser} call (group={coarser!r}); "
                      "draw(..., group=None, max_nodes=None) draws every value"]
-            if count <= max_nodes:
+            if size <= max_nodes:
                 break
 
     def summary(reason: str) -> Drawing:
@@ -821,10 +836,12 @@ def draw(
         return Drawing(source, renderer=renderer, node_count=_node_count(kept, style) + 1,
                        time_limit=max(time_limit or 0.0, SUMMARY_TIME_LIMIT), folded=text)
 
-    if max_nodes is not None and count > max_nodes:
-        return summary(f"{count:,} nodes are more than max_nodes={max_nodes:,}")
+    if max_nodes is not None and size > max_nodes:
+        what = "nodes and labelled arrows" if style == "book" else "nodes"
+        return summary(f"{size:,} {what} are more than max_nodes={max_nodes:,}")
     source = _build(index, grouping, opts, folding, rankdir, units, unit_of)
-    return Drawing(source, renderer=renderer, node_count=count, time_limit=time_limit,
+    return Drawing(source, renderer=renderer, node_count=_node_count(units, style),
+                   time_limit=time_limit,
                    folded="; ".join(notes) or None, fallback=summary)
 
 
