@@ -17,6 +17,7 @@ from microgrboard.core import (
     backward_steps,
     grad,
     is_grad_enabled,
+    linear,
     no_grad,
     topological_order,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "draw",
     "grad",
     "is_grad_enabled",
+    "linear",
     "no_grad",
     "topological_order",
     "Run",
