@@ -557,11 +557,11 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
     if folded is not None:
         emit(None, "folded", shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3",
              label=_folded_label(index, folded))
-        for child, operands in folded.into.items():
-            attrs = {"id": f"folded-{child}", "style": "dashed", "color": "gray50"}
+        for consumer, operands in folded.into.items():
+            attrs = {"id": f"folded-{consumer}", "style": "dashed", "color": "gray50"}
             if operands > 1:
                 attrs["label"] = f"{operands} operands"
-            graph.edge("folded", unit_of[child].dot_id, **attrs)
+            graph.edge("folded", unit_of[consumer].dot_id, **attrs)
 
     # Edges: a value travels from its node (or group) to the consumer (or its group).
     drawn: set[tuple[Any, ...]] = set()

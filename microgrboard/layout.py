@@ -9,9 +9,13 @@ Two renderers:
 
 * ``"dot"``: the system Graphviz programs (``dot``, ``neato``) on PATH;
 * ``"pygraphviz"``: the Graphviz libraries bundled in the ``pygraphviz`` wheel, driven
-  by a short Python child process (about 60 ms to start). That Graphviz gets the
-  package's own minimal fontconfig file (``fonts.conf``) unless the user has set
-  ``FONTCONFIG_FILE`` or ``FONTCONFIG_PATH``.
+  by a short Python child process (about 60 ms to start). That Graphviz carries an
+  older fontconfig than most systems: it gets the package's own minimal fontconfig
+  file (``fonts.conf``: the usual font folders, Helvetica and sans-serif mapped to the
+  fonts found there) unless the user has set ``FONTCONFIG_FILE`` or
+  ``FONTCONFIG_PATH``. (It still parses the system's ``conf.avail`` folder for
+  descriptions and may warn about it: that, like all Graphviz output, stays in
+  :attr:`Rendered.messages`.)
 
 ``"auto"`` picks the system programs when ``dot`` is on PATH, else pygraphviz.
 """
@@ -117,9 +121,9 @@ def run_graphviz(
     """Lay out and render DOT ``source`` to ``format`` (svg, png, pdf) with ``program``.
 
     ``args`` are extra Graphviz attribute options (``-Gdpi=192``, ``-Nshape=box``). PNG
-    output gets ``-Gdpi=192`` (at most 7,680 pixels a side) unless ``args`` set a dpi. Raises :class:`LayoutTimeout`
-    past ``time_limit`` seconds (None: no limit) and :class:`RenderError` when Graphviz
-    is missing or fails.
+    output gets ``-Gdpi=192`` (at most 7,680 pixels a side) unless ``args`` set a dpi.
+    Raises :class:`LayoutTimeout` past ``time_limit`` seconds (None: no limit) and
+    :class:`RenderError` when Graphviz is missing or fails.
     """
     chosen = resolve_renderer(renderer)
     options = list(args)
