@@ -393,12 +393,37 @@ def _node_count(units: list[_Unit], style: Style) -> int:
     return len(units) + (1 if style == "book" else 0)  # + the book style's end point
 
 
+def _long_edges(index: _Index, unit_of: dict[int, _Unit]) -> int:
+    """About how many extra nodes Graphviz's layered layout adds for ``unit_of``.
+
+    An edge spanning k ranks becomes a chain of k-1 virtual nodes, which crossing
+    minimisation and placement then work on: a value used far from where it is made
+    (``tanh(x)`` in every term of a 7th derivative) costs more than the value itself.
+    Ranks are estimated as late as possible (each unit just before its first consumer).
+    """
+    depth: dict[int, int] = {}  # id(unit) -> ranks from the output
+    drawn: list[tuple[int, int]] = []
+    for node in reversed(index.nodes):  # consumers before what they consume
+        child = unit_of.get(node["id"])
+        if child is None:
+            continue
+        below = depth.setdefault(id(child), 0) + 1
+        for edge in index.edges_into[node["id"]]:
+            parent = unit_of.get(edge["parent"])
+            if parent is not None and parent is not child:
+                depth[id(parent)] = max(depth.get(id(parent), 0), below)
+                drawn.append((id(parent), id(child)))
+    return sum(depth[p] - depth[c] - 1 for p, c in drawn)
+
+
 def _layout_size(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit],
                  style: Style) -> int:
-    """What ``max_nodes`` limits: the drawn nodes and, in the book style, the labelled
-    arrows too (Graphviz lays out an edge label as a node of its own; measured, a
-    book-style drawing takes 3-5 times as long as the record style of the same graph)."""
-    size = _node_count(units, style)
+    """What ``max_nodes`` limits: the drawn nodes; a twentieth of the virtual nodes long
+    edges add (:func:`_long_edges`); and, in the book style, the labelled arrows
+    (Graphviz lays out an edge label as a node of its own: a book-style drawing takes
+    3-5 times as long as the record style of the same graph). Calibrated with
+    ``benchmarks/bench_drawing.py``: about 4,000 of these take 3 s."""
+    size = _node_count(units, style) + _long_edges(index, unit_of) // 20
     if style == "book":
         size += sum(1 for e in index.snap["edges"]
                     if e["child"] in unit_of and e["parent"] in unit_of

@@ -118,6 +118,20 @@ def test_an_nn_graph_folds_per_neuron_then_per_layer_before_a_summary(no_dot):
     ET.fromstring(per_neuron.svg())
 
 
+def test_long_edges_count_towards_the_budget():
+    # DeZero's step 35 (935 values) is drawn in full; the 8th derivative (2,587 values,
+    # most of them used far from where they are made: about 200,000 virtual nodes for
+    # Graphviz, measured to run past 20 s) is folded before any layout is tried.
+    seventh = draw(tanh_derivative(7))
+    assert seventh.folded is None and seventh.node_count == 935
+    eighth = draw(tanh_derivative(8))
+    assert eighth.folded is not None
+    match = re.search(r"^([\d,]+) nodes are more than max_nodes=4,000", eighth.folded)
+    assert match and int(match.group(1).replace(",", "")) > 2_587 + 4_000
+    chain_size = draw(chain(3_001), max_nodes=3_000)  # a chain has no long edges
+    assert chain_size.folded is not None and chain_size.folded.startswith("3,001 nodes")
+
+
 def test_book_style_counts_its_labelled_arrows():
     root = chain(301)  # 301 values, 400 arrows
     assert draw(root, style="book", max_nodes=600).folded is not None
