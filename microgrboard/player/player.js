@@ -122,6 +122,11 @@ export function createPlayer(element, payload, options = {}) {
   }
   const nodeElements = (id) => (payload.nodes[id] ? payload.nodes[id].elements : [])
     .map((e) => byId.get(e)).filter(Boolean);
+  // Marks another player left on this same drawing (the board replays one layout).
+  const MARKS = ["mgb-current", "mgb-flow", "mgb-changed", "mgb-hover"];
+  for (const node of svg.querySelectorAll(MARKS.map((m) => `.${m}`).join(","))) {
+    node.classList.remove(...MARKS);
+  }
   let marked = [];  // elements carrying mgb-current / mgb-flow / mgb-changed
 
   // ---- showing a frame
@@ -238,6 +243,10 @@ export function createPlayer(element, payload, options = {}) {
       controls.remove();
       title.remove();
       lines.remove();
+      for (const node of svg.querySelectorAll("[class]")) {
+        node.classList.remove(...MARKS, "mgb-pending", "mgb-unknown");
+      }
+      element.classList.remove("mgb-phase-forward", "mgb-phase-backward");
     },
   };
 }
