@@ -28,6 +28,7 @@ __all__ = [
     "Value",
     "backward_steps",
     "draw",
+    "play",
     "grad",
     "is_grad_enabled",
     "linear",
@@ -40,6 +41,7 @@ __all__ = [
 # Names resolved on first use: (module, attribute or None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {
     "draw": ("microgrboard.drawing", "draw"),
+    "play": ("microgrboard.player", "play"),
     "Run": ("microgrboard.board.writer", "Run"),
     "nn": ("microgrboard.nn", None),
     "optim": ("microgrboard.optim", None),
@@ -48,6 +50,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "testing": ("microgrboard.testing", None),
     "examples": ("microgrboard.examples", None),
     "drawing": ("microgrboard.drawing", None),
+    "player": ("microgrboard.player", None),
     "board": ("microgrboard.board", None),
 }
 
