@@ -92,11 +92,12 @@ Style = Literal["record", "book"]
 GroupSpec = str | None | Callable[[NodeRecord], str | None]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
-# Drawn nodes laid out within about 3 s on a 2-core machine with the settings of
+# Drawn nodes laid out within about 1.5 s on a quiet 2-core machine with the settings of
 # _layout_attributes, by Debian's Graphviz 2.43 and the one bundled in pygraphviz
-# (measured by benchmarks/bench_drawing.py: a 4,000-node chain is the slowest shape);
+# (measured by benchmarks/bench_drawing.py: a long chain is the slowest shape for
+# Debian's dot, quadratic in its length: 2,000 nodes 0.5 s, 3,000 1.2 s, 4,000 2.4 s);
 # past it, fold.
-DEFAULT_MAX_NODES = 4000
+DEFAULT_MAX_NODES = 3000
 SUMMARY_NODES = 60  # values a folded summary draws around the output
 SUMMARY_TIME_LIMIT = 20.0  # the summary is small: it always gets this long
 LABEL_LIMIT = 200  # characters of a label drawn; Graphviz refuses HTML labels over 16 KB
@@ -422,7 +423,7 @@ def _layout_size(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit],
     edges add (:func:`_long_edges`); and, in the book style, the labelled arrows
     (Graphviz lays out an edge label as a node of its own: a book-style drawing takes
     3-5 times as long as the record style of the same graph). Calibrated with
-    ``benchmarks/bench_drawing.py``: about 4,000 of these take 3 s."""
+    ``benchmarks/bench_drawing.py``: 3,000 of these take about 1.5 s."""
     size = _node_count(units, style) + _long_edges(index, unit_of) // 20
     if style == "book":
         size += sum(1 for e in index.snap["edges"]
@@ -497,7 +498,7 @@ def _layout_attributes(count: int) -> dict[str, str]:
         return {}
     if count <= 600:
         return {"nslimit": "2", "nslimit1": "2", "mclimit": "0.5"}
-    return {"nslimit": "0.2", "nslimit1": "0.2", "mclimit": "0.05", "splines": "line",
+    return {"nslimit": "0.05", "nslimit1": "0.05", "mclimit": "0.01", "splines": "line",
             "remincross": "false", "searchsize": "10"}
 
 
