@@ -20,8 +20,9 @@ libraries bundled in the ``pygraphviz`` wheel, so a fresh ``pip install`` draws
 with no system Graphviz.
 
 Big graphs are laid out in seconds or folded, never a call that blocks for minutes:
-past ``max_nodes`` drawn nodes a graph built by ``microgrboard.nn`` is folded into one
-box per neuron call (then per layer), and anything still too big into a *summary*: the
+past ``max_nodes`` (a layout size, see :func:`draw`) a graph built by
+``microgrboard.nn`` is folded into one box per neuron call (then per layer), and
+anything still too big into a *summary*: the
 values nearest the output, drawn as usual, and one box (``⋯``) standing for the rest,
 saying what it holds and how to expand it (:attr:`Drawing.folded` says the same in
 words). Graphviz runs in a child process under ``time_limit`` seconds
@@ -771,9 +772,11 @@ def draw(
       a function ``node_record -> str | None`` naming each node's scope, or None.
       ``"auto"`` (default) means ``"neuron"`` for an nn graph, else None.
     - ``collapse``: fold each group into one node (default) or draw it as a cluster.
-    - ``max_nodes``: past this many drawn nodes, fold: an nn graph per neuron call,
-      then per layer; anything still bigger into a summary of the values nearest the
-      output (:attr:`Drawing.folded` says what was folded). None: never fold.
+    - ``max_nodes``: past this layout size (drawn nodes, plus a twentieth of the
+      virtual nodes of edges spanning several ranks, plus labelled arrows in the book
+      style), fold: an nn graph per neuron call, then per layer; anything still bigger
+      into a summary of the values nearest the output (:attr:`Drawing.folded` says
+      what was folded). None: never fold.
     - ``renderer``: ``"auto"``, ``"dot"`` (the program) or ``"pygraphviz"``.
     - ``time_limit``: seconds Graphviz may take (None: no limit); a layout that runs
       out of time is replaced by the folded summary.
@@ -863,8 +866,14 @@ def draw(
                        time_limit=max(time_limit or 0.0, SUMMARY_TIME_LIMIT), folded=text)
 
     if max_nodes is not None and size > max_nodes:
-        what = "nodes and labelled arrows" if style == "book" else "nodes"
-        return summary(f"{size:,} {what} are more than max_nodes={max_nodes:,}")
+        nodes = _node_count(units, style)
+        if size == nodes:
+            reason = f"{nodes:,} nodes are more than max_nodes={max_nodes:,}"
+        else:
+            extra = "labelled arrows and long edges" if style == "book" else "long edges"
+            reason = (f"{nodes:,} nodes with their {extra} (layout size {size:,}) are more "
+                      f"than max_nodes={max_nodes:,}")
+        return summary(reason)
     source = _build(index, grouping, opts, folding, rankdir, units, unit_of)
     return Drawing(source, renderer=renderer, node_count=_node_count(units, style),
                    time_limit=time_limit,

@@ -126,7 +126,8 @@ def test_long_edges_count_towards_the_budget():
     assert seventh.folded is None and seventh.node_count == 935
     eighth = draw(tanh_derivative(8))
     assert eighth.folded is not None
-    match = re.search(r"^([\d,]+) nodes are more than max_nodes=3,000", eighth.folded)
+    match = re.search(r"^2,587 nodes with their long edges \(layout size ([\d,]+)\) are more "
+                      r"than max_nodes=3,000", eighth.folded)
     assert match and int(match.group(1).replace(",", "")) > 2_587 + 3_000
     chain_size = draw(chain(2_002), max_nodes=2_000)  # a chain has no long edges
     assert chain_size.folded is not None and chain_size.folded.startswith("2,002 nodes")
