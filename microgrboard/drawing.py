@@ -861,8 +861,12 @@ def draw(
                 "draw(v) draws the graph below a value v")
         title = html_text(f"{reason}: the {len(kept_of):,} values nearest the output of "
                           f"{folded.total:,} are drawn", limit=None)
-        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, folded, title)
-        return Drawing(source, renderer=renderer, node_count=_node_count(kept, style) + 1,
+        box = folded if folded.members else None  # a small graph that ran out of time
+        if box is None:
+            text = f"{reason}; drawn whole with the summary's time limit"
+        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, box, title)
+        return Drawing(source, renderer=renderer,
+                       node_count=_node_count(kept, style) + (box is not None),
                        time_limit=max(time_limit or 0.0, SUMMARY_TIME_LIMIT), folded=text)
 
     if max_nodes is not None and size > max_nodes:

@@ -154,6 +154,13 @@ def test_a_layout_out_of_time_becomes_the_summary(renderer):
     assert picture.node_count == SUMMARY_NODES + 1
 
 
+def test_a_small_graph_out_of_time_is_drawn_whole_with_a_note():
+    picture = draw(apple_tax().output, time_limit=0.001)
+    svg = picture.svg()
+    assert picture.folded is not None and "time_limit=0.001 s" in picture.folded
+    assert "folded" not in svg_ids(svg) and {f"n{i}" for i in range(5)} <= svg_ids(svg)
+
+
 @pytest.mark.parametrize("renderer", renderers())
 def test_render_under_a_tiny_time_limit_raises_instead_of_blocking(renderer):
     source = draw(tanh_derivative(5)).source
