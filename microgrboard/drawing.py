@@ -188,6 +188,8 @@ class _Index:
     nodes: list[NodeRecord]
     edges_into: dict[int, list[EdgeRecord]]  # by child, in operand order
     children: dict[int, list[int]]
+    # _neuron_calls(self), computed once: folding may group the same graph three ways
+    neuron_calls: tuple[dict[int, tuple[str, int]], set[int]] | None = None
 
     @classmethod
     def of(cls, snap: Snapshot) -> _Index:
@@ -264,7 +266,9 @@ def _grouping(index: _Index, group: GroupSpec) -> _Grouping:
     if group not in (None, "auto", "neuron", "layer"):
         raise ValueError(f"group must be 'auto', 'neuron', 'layer', None or a function, "
                          f"got {group!r}")
-    calls, hidden = _neuron_calls(index)
+    if index.neuron_calls is None:
+        index.neuron_calls = _neuron_calls(index)
+    calls, hidden = index.neuron_calls
     from_nn = bool(calls)
     if group is None or (group == "auto" and not from_nn):
         return _Grouping(from_nn=from_nn)
