@@ -108,6 +108,7 @@ _HIGHLIGHT = "#ffd966"  # the node being processed at a backward step
 _HANDED = "#cc0000"  # gradients (book style) and the edges just handed back
 _UNKNOWN = "gray55"  # gradients not computed yet at a backward step
 _OP_FILL = "#eeeeee"  # the record style's operation cell
+_PORTS = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}
 # How each operation is written in a drawing (anything else: its name).
 _OP_SYMBOLS = {"*": "×", "/": "÷", "-": "−", "neg": "−x", "linear": "Σ w·x + b"}
 
@@ -522,7 +523,11 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         "G",
         graph_attr=graph_attr,
         node_attr={"fontname": _FONT, "fontsize": "11"},
-        edge_attr={"fontname": _FONT, "fontsize": "10", "arrowsize": "0.7"},
+        edge_attr={"fontname": _FONT, "fontsize": "10", "arrowsize": "0.7",
+                   # Record style: a value leaves its box's far side and enters the
+                   # near side of its consumer's, where the operation cell is.
+                   **(dict(zip(("tailport", "headport"), _PORTS[rankdir]))
+                      if opts.style == "record" else {})},
     )
     count = 0
 
