@@ -579,7 +579,8 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         elif node["op"]:
             symbol = _OP_SYMBOLS.get(node["op"], node["op"])
             attrs = {"shape": "circle" if len(symbol) <= 4 else "ellipse",
-                     "label": f"<{_op_text(node['op'])}>"}
+                     "label": f"<{_op_text(node['op'])}>",
+                     "fontsize": "16" if len(symbol) <= 2 else "12"}  # the book's big ×
             if current:
                 attrs.update(style="filled", fillcolor=_HIGHLIGHT)
             emit(key, unit.dot_id, **attrs)
