@@ -5,10 +5,12 @@
 ``source``, ``svg()``, ``save(path)`` (.svg .png .pdf .dot) and inline display in
 Jupyter. Two looks:
 
-* ``style="record"`` (micrograd): one box per value, ``label | data | grad``, with a
-  small circle for the operation that made it.
+* ``style="record"`` (micrograd): one box per value, ``op | label | data | grad``: its
+  first cell is the operation that made it (``×``, ``tanh``, ``Σ w·x + b`` for the
+  n-ary ``linear``); arrows enter a box at that cell.
 * ``style="book"`` (the textbook's apple-tax figures): circles are operations and
-  values travel on the arrows, the forward value above the backward one (red).
+  values travel on the arrows, the forward value above the backward one (red), a
+  computed value's name above its numbers.
 
 >>> from microgrboard.examples import apple_tax
 >>> picture = draw(apple_tax().output)
