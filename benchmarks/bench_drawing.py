@@ -65,7 +65,7 @@ Case = tuple[str, Callable[[], Value], dict[str, object]]
 
 
 def cases(quick: bool) -> list[Case]:
-    chains = [100, 1_000] if quick else [100, 1_000, 4_000, 10_000]
+    chains = [100, 1_000] if quick else [100, 1_000, 3_000, 10_000]
     orders = range(1, 7) if quick else range(1, 8)
     mlps = [([8, 1], 1), ([16, 16, 1], 1)] if quick else [
         ([8, 1], 1), ([16, 16, 1], 1), ([16, 16, 1], 3), ([16, 16, 1], 8), ([16, 16, 1], 15)]

@@ -18,7 +18,7 @@ def _add_example_arguments(command: argparse.ArgumentParser, examples: Iterable[
     command.add_argument("example", choices=sorted(examples),
                          help="the built-in graph: " + ", ".join(sorted(examples)))
     command.add_argument("--style", choices=["record", "book"], default="record",
-                         help="record: micrograd's boxes (label | data | grad); book: the "
+                         help="record: micrograd's boxes (op | label | data | grad); book: the "
                               "textbook's circles with values on the arrows (default: record)")
 
 

@@ -5,10 +5,12 @@
 ``source``, ``svg()``, ``save(path)`` (.svg .png .pdf .dot) and inline display in
 Jupyter. Two looks:
 
-* ``style="record"`` (micrograd): one box per value, ``label | data | grad``, with a
-  small circle for the operation that made it.
+* ``style="record"`` (micrograd): one box per value, ``op | label | data | grad``: its
+  first cell is the operation that made it (``×``, ``tanh``, ``Σ w·x + b`` for the
+  n-ary ``linear``); arrows enter a box at that cell.
 * ``style="book"`` (the textbook's apple-tax figures): circles are operations and
-  values travel on the arrows, the forward value above the backward one (red).
+  values travel on the arrows, the forward value above the backward one (red), a
+  computed value's name above its numbers.
 
 >>> from microgrboard.examples import apple_tax
 >>> picture = draw(apple_tax().output)
@@ -20,8 +22,9 @@ libraries bundled in the ``pygraphviz`` wheel, so a fresh ``pip install`` draws
 with no system Graphviz.
 
 Big graphs are laid out in seconds or folded, never a call that blocks for minutes:
-past ``max_nodes`` drawn nodes a graph built by ``microgrboard.nn`` is folded into one
-box per neuron call (then per layer), and anything still too big into a *summary*: the
+past ``max_nodes`` (a layout size, see :func:`draw`) a graph built by
+``microgrboard.nn`` is folded into one box per neuron call (then per layer), and
+anything still too big into a *summary*: the
 values nearest the output, drawn as usual, and one box (``⋯``) standing for the rest,
 saying what it holds and how to expand it (:attr:`Drawing.folded` says the same in
 words). Graphviz runs in a child process under ``time_limit`` seconds
@@ -92,11 +95,12 @@ Style = Literal["record", "book"]
 GroupSpec = str | None | Callable[[NodeRecord], str | None]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
-# Drawn nodes laid out within about 3 s on a 2-core machine with the settings of
+# Drawn nodes laid out within about 1.5 s on a quiet 2-core machine with the settings of
 # _layout_attributes, by Debian's Graphviz 2.43 and the one bundled in pygraphviz
-# (measured by benchmarks/bench_drawing.py: a 4,000-node chain is the slowest shape);
+# (measured by benchmarks/bench_drawing.py: a long chain is the slowest shape for
+# Debian's dot, quadratic in its length: 2,000 nodes 0.5 s, 3,000 1.2 s, 4,000 2.4 s);
 # past it, fold.
-DEFAULT_MAX_NODES = 4000
+DEFAULT_MAX_NODES = 3000
 SUMMARY_NODES = 60  # values a folded summary draws around the output
 SUMMARY_TIME_LIMIT = 20.0  # the summary is small: it always gets this long
 LABEL_LIMIT = 200  # characters of a label drawn; Graphviz refuses HTML labels over 16 KB
@@ -106,6 +110,7 @@ _HIGHLIGHT = "#ffd966"  # the node being processed at a backward step
 _HANDED = "#cc0000"  # gradients (book style) and the edges just handed back
 _UNKNOWN = "gray55"  # gradients not computed yet at a backward step
 _OP_FILL = "#eeeeee"  # the record style's operation cell
+_PORTS = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}
 # How each operation is written in a drawing (anything else: its name).
 _OP_SYMBOLS = {"*": "×", "/": "÷", "-": "−", "neg": "−x", "linear": "Σ w·x + b"}
 
@@ -186,6 +191,8 @@ class _Index:
     nodes: list[NodeRecord]
     edges_into: dict[int, list[EdgeRecord]]  # by child, in operand order
     children: dict[int, list[int]]
+    # _neuron_calls(self), computed once: folding may group the same graph three ways
+    neuron_calls: tuple[dict[int, tuple[str, int]], set[int]] | None = None
 
     @classmethod
     def of(cls, snap: Snapshot) -> _Index:
@@ -262,7 +269,9 @@ def _grouping(index: _Index, group: GroupSpec) -> _Grouping:
     if group not in (None, "auto", "neuron", "layer"):
         raise ValueError(f"group must be 'auto', 'neuron', 'layer', None or a function, "
                          f"got {group!r}")
-    calls, hidden = _neuron_calls(index)
+    if index.neuron_calls is None:
+        index.neuron_calls = _neuron_calls(index)
+    calls, hidden = index.neuron_calls
     from_nn = bool(calls)
     if group is None or (group == "auto" and not from_nn):
         return _Grouping(from_nn=from_nn)
@@ -422,7 +431,7 @@ def _layout_size(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit],
     edges add (:func:`_long_edges`); and, in the book style, the labelled arrows
     (Graphviz lays out an edge label as a node of its own: a book-style drawing takes
     3-5 times as long as the record style of the same graph). Calibrated with
-    ``benchmarks/bench_drawing.py``: about 4,000 of these take 3 s."""
+    ``benchmarks/bench_drawing.py``: 3,000 of these take about 1.5 s."""
     size = _node_count(units, style) + _long_edges(index, unit_of) // 20
     if style == "book":
         size += sum(1 for e in index.snap["edges"]
@@ -497,7 +506,7 @@ def _layout_attributes(count: int) -> dict[str, str]:
         return {}
     if count <= 600:
         return {"nslimit": "2", "nslimit1": "2", "mclimit": "0.5"}
-    return {"nslimit": "0.2", "nslimit1": "0.2", "mclimit": "0.05", "splines": "line",
+    return {"nslimit": "0.05", "nslimit1": "0.05", "mclimit": "0.01", "splines": "line",
             "remincross": "false", "searchsize": "10"}
 
 
@@ -516,7 +525,11 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         "G",
         graph_attr=graph_attr,
         node_attr={"fontname": _FONT, "fontsize": "11"},
-        edge_attr={"fontname": _FONT, "fontsize": "10", "arrowsize": "0.7"},
+        edge_attr={"fontname": _FONT, "fontsize": "10", "arrowsize": "0.7",
+                   # Record style: a value leaves its box's far side and enters the
+                   # near side of its consumer's, where the operation cell is.
+                   **(dict(zip(("tailport", "headport"), _PORTS[rankdir]))
+                      if opts.style == "record" else {})},
     )
     count = 0
 
@@ -568,7 +581,8 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         elif node["op"]:
             symbol = _OP_SYMBOLS.get(node["op"], node["op"])
             attrs = {"shape": "circle" if len(symbol) <= 4 else "ellipse",
-                     "label": f"<{_op_text(node['op'])}>"}
+                     "label": f"<{_op_text(node['op'])}>",
+                     "fontsize": "16" if len(symbol) <= 2 else "12"}  # the book's big ×
             if current:
                 attrs.update(style="filled", fillcolor=_HIGHLIGHT)
             emit(key, unit.dot_id, **attrs)
@@ -770,9 +784,11 @@ def draw(
       a function ``node_record -> str | None`` naming each node's scope, or None.
       ``"auto"`` (default) means ``"neuron"`` for an nn graph, else None.
     - ``collapse``: fold each group into one node (default) or draw it as a cluster.
-    - ``max_nodes``: past this many drawn nodes, fold: an nn graph per neuron call,
-      then per layer; anything still bigger into a summary of the values nearest the
-      output (:attr:`Drawing.folded` says what was folded). None: never fold.
+    - ``max_nodes``: past this layout size (drawn nodes, plus a twentieth of the
+      virtual nodes of edges spanning several ranks, plus labelled arrows in the book
+      style), fold: an nn graph per neuron call, then per layer; anything still bigger
+      into a summary of the values nearest the output (:attr:`Drawing.folded` says
+      what was folded). None: never fold.
     - ``renderer``: ``"auto"``, ``"dot"`` (the program) or ``"pygraphviz"``.
     - ``time_limit``: seconds Graphviz may take (None: no limit); a layout that runs
       out of time is replaced by the folded summary.
@@ -857,13 +873,23 @@ def draw(
                 "draw(v) draws the graph below a value v")
         title = html_text(f"{reason}: the {len(kept_of):,} values nearest the output of "
                           f"{folded.total:,} are drawn", limit=None)
-        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, folded, title)
-        return Drawing(source, renderer=renderer, node_count=_node_count(kept, style) + 1,
+        box = folded if folded.members else None  # a small graph that ran out of time
+        if box is None:
+            text = f"{reason}; drawn whole with the summary's time limit"
+        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, box, title)
+        return Drawing(source, renderer=renderer,
+                       node_count=_node_count(kept, style) + (box is not None),
                        time_limit=max(time_limit or 0.0, SUMMARY_TIME_LIMIT), folded=text)
 
     if max_nodes is not None and size > max_nodes:
-        what = "nodes and labelled arrows" if style == "book" else "nodes"
-        return summary(f"{size:,} {what} are more than max_nodes={max_nodes:,}")
+        nodes = _node_count(units, style)
+        if size == nodes:
+            reason = f"{nodes:,} nodes are more than max_nodes={max_nodes:,}"
+        else:
+            extra = "labelled arrows and long edges" if style == "book" else "long edges"
+            reason = (f"{nodes:,} nodes with their {extra} (layout size {size:,}) are more "
+                      f"than max_nodes={max_nodes:,}")
+        return summary(reason)
     source = _build(index, grouping, opts, folding, rankdir, units, unit_of)
     return Drawing(source, renderer=renderer, node_count=_node_count(units, style),
                    time_limit=time_limit,

@@ -350,3 +350,14 @@ def test_a_parameter_used_outside_its_neuron_is_drawn():
     source = draw(loss).source
     assert ">L0.N0.w0<" in source
     assert "L0.N0.b" not in source  # the bias is used only inside: hidden
+
+
+def test_drawing_does_not_import_the_examples():
+    # Choosing an example by name is the command line's job; drawing draws what it gets.
+    import subprocess
+
+    code = ("import sys, microgrboard.drawing, microgrboard.network; "
+            "print('microgrboard.examples' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"

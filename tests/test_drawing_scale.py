@@ -74,7 +74,7 @@ def test_a_20000_value_graph_draws_a_summary_that_says_what_was_folded(twenty_th
     root_id = len(snapshot(twenty_thousand)["nodes"]) - 1
     picture = draw(twenty_thousand)
     assert picture.folded is not None
-    assert re.search(r"19,999 nodes are more than max_nodes=4,000", picture.folded)
+    assert re.search(r"19,999 nodes are more than max_nodes=3,000", picture.folded)
     assert f"the other {19_999 - SUMMARY_NODES:,}" in picture.folded
     assert "max_nodes=None" in picture.folded  # how to expand it
     # The values nearest the output are drawn with their usual ids, plus one box.
@@ -126,10 +126,11 @@ def test_long_edges_count_towards_the_budget():
     assert seventh.folded is None and seventh.node_count == 935
     eighth = draw(tanh_derivative(8))
     assert eighth.folded is not None
-    match = re.search(r"^([\d,]+) nodes are more than max_nodes=4,000", eighth.folded)
-    assert match and int(match.group(1).replace(",", "")) > 2_587 + 4_000
-    chain_size = draw(chain(3_001), max_nodes=3_000)  # a chain has no long edges
-    assert chain_size.folded is not None and chain_size.folded.startswith("3,001 nodes")
+    match = re.search(r"^2,587 nodes with their long edges \(layout size ([\d,]+)\) are more "
+                      r"than max_nodes=3,000", eighth.folded)
+    assert match and int(match.group(1).replace(",", "")) > 2_587 + 3_000
+    chain_size = draw(chain(2_002), max_nodes=2_000)  # a chain has no long edges
+    assert chain_size.folded is not None and chain_size.folded.startswith("2,002 nodes")
 
 
 def test_book_style_counts_its_labelled_arrows():
@@ -153,6 +154,13 @@ def test_a_layout_out_of_time_becomes_the_summary(renderer):
     assert picture.node_count == SUMMARY_NODES + 1
 
 
+def test_a_small_graph_out_of_time_is_drawn_whole_with_a_note():
+    picture = draw(apple_tax().output, time_limit=0.001)
+    svg = picture.svg()
+    assert picture.folded is not None and "time_limit=0.001 s" in picture.folded
+    assert "folded" not in svg_ids(svg) and {f"n{i}" for i in range(5)} <= svg_ids(svg)
+
+
 @pytest.mark.parametrize("renderer", renderers())
 def test_render_under_a_tiny_time_limit_raises_instead_of_blocking(renderer):
     source = draw(tanh_derivative(5)).source
@@ -165,7 +173,7 @@ def test_bigger_graphs_get_faster_graphviz_settings():
     small = draw(apple_tax().output).source
     assert "nslimit" not in small and "splines" not in small  # Graphviz's defaults
     big = draw(tanh_derivative(7)).source
-    for setting in ("nslimit=0.2", "nslimit1=0.2", "mclimit=0.05", "splines=line"):
+    for setting in ("nslimit=0.05", "nslimit1=0.05", "mclimit=0.01", "splines=line"):
         assert setting in big
 
 
