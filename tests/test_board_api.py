@@ -266,7 +266,8 @@ def test_scalars_since_a_cursor(client: TestClient, logdir: Path) -> None:
     body = client.get("/api/scalars", params={"run": "good"}).json()
     cursor = body["cursors"]["good"]
     again = client.get("/api/scalars", params={"run": "good", "since": cursor}).json()
-    assert (again["runs"], again["cursors"], again["errors"]) == ({"good": {}}, {"good": cursor}, {})
+    assert (again["runs"], again["cursors"], again["errors"]) == (
+        {"good": {}}, {"good": cursor}, {})
     with Run(logdir, name="other") as other:
         other.log(0, loss=1.0)  # another run's points do not show
     writer = StoreWriter(logdir)  # "good" goes on: a new step, and step 1 logged again
