@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
@@ -617,6 +618,16 @@ def test_a_read_only_log_directory_is_read(tmpfs: Path) -> None:
     assert (info["name"], info["status"], info["hparams"]) == ("finished", "finished", {"lr": 0.5})
     assert reader.scalars("finished")["loss"]["steps"] == list(range(30))
     assert reader.payload_steps("params", "finished") == [0]
+    with warnings.catch_warnings():  # Starlette nags about httpx versions
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    from microgrboard.board.server import create_app
+
+    client = TestClient(create_app(tmpfs))  # the board serves it
+    assert [r["name"] for r in client.get("/api/runs").json()["runs"]] == ["finished"]
+    body = client.get("/api/scalars", params={"run": "finished"}).json()
+    assert body["runs"]["finished"]["loss"]["steps"] == list(range(30))
+    assert client.get("/api/changes").status_code == 200
     assert sorted(p.name for p in tmpfs.iterdir()) == ["microgrboard.db", "microgrboard.locks"]
 
 
