@@ -443,6 +443,15 @@ def test_long_curves_are_downsampled_keeping_spikes_and_zoom_is_full_resolution(
     assert list(zoom) == ["loss"]
     assert zoom["loss"]["steps"] == list(range(12_000, 13_500))
     assert zoom["loss"]["downsampled"] is False and zoom["loss"]["points"] == 1_500
+    # The downsampled curve is kept for the next page, until the run logs again.
+    assert len(client.app.state.curves._items) == 5  # type: ignore[attr-defined]
+    writer = StoreWriter(tmp_path)
+    writer.log_scalars(1, 20_000, {"loss": 99.0})
+    writer.log_scalars(1, 5, {"loss": -7.0})  # a step logged again, far back
+    writer.close()
+    again = client.get("/api/scalars", params={"run": "long"}).json()["runs"]["long"]["loss"]
+    assert again["points"] == 20_001 and again["steps"][-1] == 20_000
+    assert dict(zip(again["steps"], again["values"]))[5] == -7.0  # the new minimum shows
 
 
 @pytest.mark.parametrize(
