@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from microgrboard.core import Value
+
 if TYPE_CHECKING:
     from microgrboard.board.api import Endpoint
     from microgrboard.board.store import StoreReader
@@ -71,8 +73,6 @@ def stepped_panel(name: str, title: str, schema: int,
 
 def number(what: str, value: object) -> float:
     """A float from a number or a Value; anything else is a TypeError naming ``what``."""
-    from microgrboard.core import Value
-
     if isinstance(value, Value):
         return value.data
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
