@@ -907,3 +907,25 @@ def test_runs_cost_does_not_grow_with_rows_logged(tmp_path: Path) -> None:
         "EXPLAIN QUERY PLAN SELECT run_id, kind, tag, count FROM run_series"))
     assert "scalars" not in plan
     db.close()
+
+
+def test_loss_graph_is_the_loss_on_a_copy_with_numerical_gradients() -> None:
+    from microgrboard.training import batch_loss, loss_graph
+
+    model = MLP(2, [3, 1], seed=4, activation="tanh")
+    X, y = [(0.3, -0.2), (-0.5, 0.8), (1.0, 1.0)], [1, 0, 1]
+    root = loss_graph(model, X, y, loss="bce", points=2)
+    assert root.label == "loss" and root.grad == 1.0
+    assert all(p.grad == 0.0 for p in model.parameters())  # the model is untouched
+    value, _ = batch_loss(model, X[:2], y[:2], "bce", l2=0.0)
+    assert root.data == pytest.approx(value.data)
+    leaves = {n["label"]: n["grad"] for n in snapshot(root)["nodes"] if n["op"] == ""}
+    weight = model.layers[0].neurons[1].w[0]  # d loss / d L0.N1.w0 by central differences
+    h = 1e-6 * max(1.0, abs(weight.data))
+    original = weight.data
+    weight.data = original + h
+    up = batch_loss(model, X[:2], y[:2], "bce", l2=0.0)[0].data
+    weight.data = original - h
+    down = batch_loss(model, X[:2], y[:2], "bce", l2=0.0)[0].data
+    weight.data = original
+    assert leaves["L0.N1.w0"] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
