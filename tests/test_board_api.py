@@ -636,3 +636,23 @@ def test_the_graph_player_route_with_the_real_player(tmp_path: Path) -> None:
             player.player_payload(stored["snapshot"], style="record")))
         assert body["svg"].lstrip().startswith(("<?xml", "<svg"))
     assert client.get("/player/player.js").text == player.asset_path("player.js").read_text()
+
+
+def test_a_stored_payload_that_is_not_json_is_a_json_error(tmp_path: Path) -> None:
+    writer = StoreWriter(tmp_path)  # another tool, or a damaged file
+    run_id, _ = writer.create_run("bad")
+    writer.log_payload("params", run_id, 0, "{not json")
+    writer.log_payload("boundary", run_id, 0, "[1, 2]")
+    writer.log_graph(run_id, 0, "graph", "nope", "abc", 1)
+    writer.close()
+    client = TestClient(create_app(tmp_path))
+    graph_id = client.get("/api/graphs", params={"run": "bad"}).json()["graphs"][0]["id"]
+    for path, params, message in [
+        ("/api/params", {"run": "bad", "step": 0}, "params at step 0 is not JSON"),
+        ("/api/boundary", {"run": "bad", "step": 0}, "is not a JSON object"),
+        ("/api/graph", {"run": "bad", "id": graph_id}, f"graph {graph_id} is not JSON"),
+        ("/api/graph/player", {"run": "bad", "id": graph_id}, "is not JSON"),
+    ]:
+        response = client.get(path, params=params)  # type: ignore[arg-type]
+        assert response.status_code == 500, path
+        assert message in response.json()["error"], (path, response.json())
