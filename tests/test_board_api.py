@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 with warnings.catch_warnings():  # Starlette 1.x nags about httpx vs httpx2; httpx works
     warnings.simplefilter("ignore")
@@ -411,12 +414,12 @@ def test_the_panel_registry_is_served_and_every_route_answers(client: TestClient
 
 
 def _spiky_run(logdir: Path, name: str, steps: int) -> None:
-    """``loss`` = a slow curve, with a one-step spike at 12,345 and a NaN at 777."""
+    """``loss`` = a slow curve, with a one-step spike at 3,456 and a NaN at 777."""
     writer = StoreWriter(logdir)
     run_id, _ = writer.create_run(name)
     for step in range(steps):
         loss = 1.0 + 0.1 * math.sin(step / 500)
-        loss = 50.0 if step == 12_345 else float("nan") if step == 777 else loss
+        loss = 50.0 if step == 3_456 else float("nan") if step == 777 else loss
         writer.log_scalars(run_id, step, {"loss": loss, "lr": 0.1})
     writer.close()
 
@@ -424,33 +427,33 @@ def _spiky_run(logdir: Path, name: str, steps: int) -> None:
 def test_long_curves_are_downsampled_keeping_spikes_and_zoom_is_full_resolution(
     tmp_path: Path,
 ) -> None:
-    _spiky_run(tmp_path, "long", 20_000)
+    _spiky_run(tmp_path, "long", 5_000)
     client = TestClient(create_app(tmp_path))
     body = client.get("/api/scalars", params={"run": "long"}).json()
     loss = body["runs"]["long"]["loss"]
-    assert loss["points"] == 20_000 and loss["downsampled"] is True
+    assert loss["points"] == 5_000 and loss["downsampled"] is True
     assert len(loss["steps"]) <= 2_000 and loss["steps"] == sorted(loss["steps"])
-    assert (loss["steps"][0], loss["steps"][-1]) == (0, 19_999)
+    assert (loss["steps"][0], loss["steps"][-1]) == (0, 4_999)
     shown = dict(zip(loss["steps"], loss["values"]))
-    assert shown[12_345] == 50.0  # the one-step spike is there
+    assert shown[3_456] == 50.0  # the one-step spike is there
     assert 777 in shown and shown[777] is None  # and the gap
-    assert body["runs"]["long"]["lr"]["points"] == 20_000
+    assert body["runs"]["long"]["lr"]["points"] == 5_000
     fewer = client.get("/api/scalars", params={"run": "long", "max_points": 100}).json()
     assert len(fewer["runs"]["long"]["loss"]["steps"]) <= 100
-    assert 12_345 in fewer["runs"]["long"]["loss"]["steps"]
-    zoom = client.get("/api/scalars", params={"run": "long", "start": 12_000, "end": 13_499,
+    assert 3_456 in fewer["runs"]["long"]["loss"]["steps"]
+    zoom = client.get("/api/scalars", params={"run": "long", "start": 3_000, "end": 4_499,
                                               "tag": "loss"}).json()["runs"]["long"]
     assert list(zoom) == ["loss"]
-    assert zoom["loss"]["steps"] == list(range(12_000, 13_500))
+    assert zoom["loss"]["steps"] == list(range(3_000, 4_500))
     assert zoom["loss"]["downsampled"] is False and zoom["loss"]["points"] == 1_500
     # The downsampled curve is kept for the next page, until the run logs again.
     assert len(client.app.state.curves._items) == 5  # type: ignore[attr-defined]
     writer = StoreWriter(tmp_path)
-    writer.log_scalars(1, 20_000, {"loss": 99.0})
+    writer.log_scalars(1, 5_000, {"loss": 99.0})
     writer.log_scalars(1, 5, {"loss": -7.0})  # a step logged again, far back
     writer.close()
     again = client.get("/api/scalars", params={"run": "long"}).json()["runs"]["long"]["loss"]
-    assert again["points"] == 20_001 and again["steps"][-1] == 20_000
+    assert again["points"] == 5_001 and again["steps"][-1] == 5_000
     assert dict(zip(again["steps"], again["values"]))[5] == -7.0  # the new minimum shows
 
 
@@ -656,3 +659,26 @@ def test_a_stored_payload_that_is_not_json_is_a_json_error(tmp_path: Path) -> No
         response = client.get(path, params=params)  # type: ignore[arg-type]
         assert response.status_code == 500, path
         assert message in response.json()["error"], (path, response.json())
+
+
+@given(values=st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False,
+                                           width=32), st.none()), min_size=1, max_size=600),
+       max_points=st.integers(2, 300), data=st.data())
+def test_downsampling_keeps_extremes_ends_and_order(values: list[float | None],
+                                                    max_points: int, data: st.DataObject) -> None:
+    from microgrboard.board.panels.scalars import downsample
+
+    gaps = data.draw(st.lists(st.integers(1, 40), min_size=len(values), max_size=len(values)))
+    steps = list(itertools.accumulate(gaps))  # ascending, unevenly spaced
+    shown_steps, shown_values = downsample(steps, values, max_points)
+    assert len(shown_steps) <= max(max_points, len(steps) if len(steps) <= max_points else 0)
+    assert shown_steps == sorted(set(shown_steps)) and set(shown_steps) <= set(steps)
+    point = dict(zip(steps, values))
+    assert all(point[s] == v for s, v in zip(shown_steps, shown_values))
+    assert (shown_steps[0], shown_steps[-1]) == (steps[0], steps[-1])
+    finite = [v for v in values if v is not None]
+    if finite and max_points >= 8:  # room for the ends, some gaps and a min/max pair
+        kept = [v for v in shown_values if v is not None]
+        assert min(finite) in kept and max(finite) in kept
+    if len(steps) > max_points and values.count(None) <= max_points // 4:
+        assert shown_values.count(None) == values.count(None)  # every gap shows

@@ -49,9 +49,11 @@ def downsample(steps: list[int], values: list[float | None],
         gaps = gaps[np.linspace(0, len(gaps) - 1, max_points // 4).astype(np.int64)]
     kept = np.flatnonzero(finite)
     budget = (max_points - 2 - len(gaps)) // 2 * 2  # MinMax keeps pairs; 2 for the ends
-    if len(kept) > budget >= 2:
+    if len(kept) > budget >= 4:  # tsdownsample needs two buckets at least
         sampler = MinMaxDownsampler()  # type: ignore[no-untyped-call]
         kept = kept[sampler.downsample(x[kept], y[kept], n_out=budget)]
+    elif len(kept) > budget >= 2:  # one bucket: its minimum and maximum
+        kept = kept[[int(np.argmin(y[kept])), int(np.argmax(y[kept]))]]
     elif len(kept) > budget:
         kept = kept[:0]
     keep = np.unique(np.concatenate([np.array([0, count - 1]), kept, gaps]))
