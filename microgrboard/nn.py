@@ -251,6 +251,8 @@ class Neuron(Module):
             raise ValueError(f"nin must be a positive int, got {nin!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if not isinstance(expand, bool):
+            raise TypeError(f"expand must be True or False, got {expand!r}")
         self.init = _check_init(init)
         rng = _rng(seed)
         self.nin, self.activation, self.name, self.expand = nin, activation, name, expand

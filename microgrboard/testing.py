@@ -248,6 +248,22 @@ class Expression:
         return f"Expression({self}, inputs={list(self.inputs)})"
 
 
+Shape: TypeAlias = tuple[str, tuple[float | None, ...]]
+
+
+def _shapes(op: Op) -> list[Shape]:
+    """The ways ``op`` can head a tree: its name and, per operand, None (a subtree) or
+    the constant it takes."""
+    if op.variadic:  # k weights, k inputs and a bias
+        return [(op.name, (None,) * (2 * k + 1)) for k in (1, 2, 3)]
+    if op.constants:
+        return [
+            (op.name, tuple(c if d == CONSTANT else None for d in op.domain))
+            for c in sorted(op.constants)
+        ]
+    return [(op.name, (None,) * len(op.domain))]
+
+
 def finite_floats(low: float = -2.0, high: float = 2.0) -> SearchStrategy[float]:
     """Floats in [low, high], no nan or infinity."""
     from hypothesis import strategies as st
@@ -279,23 +295,12 @@ def expressions(
     """
     from hypothesis import strategies as st
 
-    # Each op's shapes: its name and, per operand, None (a subtree) or a constant.
-    shapes = {
-        op.name: [(op.name, (None,) * (2 * k + 1)) for k in (1, 2, 3)]  # k weights, k inputs
-        if op.variadic
-        else [
-            (op.name, tuple(c if d == CONSTANT else None for d in op.domain))
-            for c in sorted(op.constants)
-        ]
-        if op.constants
-        else [(op.name, (None,) * len(op.domain))]
-        for op in OPS.values()
-    }
+    shapes = {op.name: _shapes(op) for op in OPS.values()}
 
     def extend(children: SearchStrategy[Tree]) -> SearchStrategy[Tree]:
         # Draw the op, then its operands (not one_of over every op's operands: its repr,
         # which hypothesis builds, would hold `children` once per op, at every level).
-        def grow(shape: tuple[str, tuple[float | None, ...]]) -> SearchStrategy[Tree]:
+        def grow(shape: Shape) -> SearchStrategy[Tree]:
             name, slots = shape
             operands = [children if c is None else st.just(c) for c in slots]
             return st.tuples(st.just(name), *operands)

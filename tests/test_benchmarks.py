@@ -64,14 +64,6 @@ def test_quick_run_checks_that_both_engines_agree(quick_run):
 
 
 @pytest.mark.slow
-def test_quick_run_skips_micrograd_past_its_recursion_limit_rather_than_crash(quick_run):
-    chain = re.findall(r"^chain, n = ([\d,]+) +micrograd (.*)$", quick_run, re.MULTILINE)
-    assert [n for n, _ in chain] == ["1,000", "10,000", "20,000"], quick_run
-    assert "skipped" not in chain[1][1]
-    assert "micrograd skipped: recursion limit" in chain[2][1]
-
-
-@pytest.mark.slow
 def test_quick_run_without_torch_says_so_and_runs_the_rest():
     # torch hidden from the child: `import torch` fails as when it is not installed.
     code = (
@@ -90,6 +82,14 @@ def test_quick_run_without_torch_says_so_and_runs_the_rest():
     assert "than PyTorch" not in done.stdout
     assert re.search(r"^ratio demo step, gc off .* than micrograd", done.stdout, re.MULTILINE)
     assert re.search(r"^digits, a tenth of an epoch|^digits epoch: not run", done.stdout, re.M)
+
+
+@pytest.mark.slow
+def test_quick_run_skips_micrograd_past_its_recursion_limit_rather_than_crash(quick_run):
+    chain = re.findall(r"^chain, n = ([\d,]+) +micrograd (.*)$", quick_run, re.MULTILINE)
+    assert [n for n, _ in chain] == ["1,000", "10,000", "20,000"], quick_run
+    assert "skipped" not in chain[1][1]
+    assert "micrograd skipped: recursion limit" in chain[2][1]
 
 
 DRAWING_SCRIPT = SCRIPT.with_name("bench_drawing.py")

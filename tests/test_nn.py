@@ -252,6 +252,13 @@ def test_linear_and_expanded_networks_give_identical_numbers(activation):
     assert gradients[0] == gradients[1]  # every parameter and every input, to the bit
 
 
+@pytest.mark.parametrize("make", [MLP, Layer, Neuron])
+def test_expand_must_be_a_bool(make):
+    args = {MLP: (2, [3]), Layer: (2, 3), Neuron: (2,)}[make]
+    with pytest.raises(TypeError, match="expand must be True or False, got 'yes'"):
+        make(*args, expand="yes")
+
+
 def test_expand_reaches_every_neuron_and_shows_in_the_repr():
     model = MLP(2, [3, 1], seed=0, expand=True)
     assert all(n.expand for layer in model.layers for n in layer.neurons)
