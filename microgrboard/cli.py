@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train the book's TwoLayerNet on the handwritten digits",
         description="Train MLP(64, [hidden, 10]) on scikit-learn's 8x8 digits, print the "
         "train/test accuracy per epoch and log the run to the board.")
-    train.add_argument("dataset", choices=["digits"])
+    train.add_argument("dataset", choices=["digits"],
+                       help="the data set: digits (scikit-learn's 1,797 8x8 images)")
     defaults = inspect.signature(train_digits_recipe()).parameters
     for flag, kind, text in (("--epochs", _positive(int), "passes over the training images"),
                              ("--hidden", _positive(int), "hidden ReLU neurons"),

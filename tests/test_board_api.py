@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import types
 import urllib.request
 import warnings
 from argparse import Namespace
@@ -565,41 +564,34 @@ def test_an_oversize_stored_label_is_drawn_cut(tmp_path: Path) -> None:
 
 
 def test_the_graph_player_route_plays_a_logged_snapshot(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    played: list[tuple[dict[str, object], str]] = []
+    from microgrboard import player
 
-    class FakePlayer(types.ModuleType):
-        PlayerTooLargeError = ValueError
+    played: list[str] = []
+    real_payload = player.player_payload
 
-        @staticmethod
-        def player_payload(snap: dict[str, object], style: str) -> dict[str, object]:
-            played.append((snap, style))
-            return {"schema": 1, "style": style, "nodes": len(snap["nodes"])}  # type: ignore[arg-type]
+    def counted_payload(snap: dict[str, object], **options: object) -> dict[str, object]:
+        played.append(str(options["style"]))
+        return real_payload(snap, **options)  # type: ignore[arg-type]
 
-        @staticmethod
-        def player_svg(snap: dict[str, object], style: str) -> str:
-            return "<svg/>"
-
-        @staticmethod
-        def asset_path(name: str) -> Path:
-            path = tmp_path / name
-            path.write_text(f"/* {name} */")
-            return path
-
-    monkeypatch.setitem(sys.modules, "microgrboard.player", FakePlayer("microgrboard.player"))
+    monkeypatch.setattr(player, "player_payload", counted_payload)
     graph = client.get("/api/graphs", params={"run": "good"}).json()["graphs"][1]
+    stored = client.get("/api/graph", params={"run": "good", "id": graph["id"]}).json()
     body = client.get("/api/graph/player", params={"run": "good", "id": graph["id"],
                                                    "style": "book"}).json()
-    assert body["player"] == {"schema": 1, "style": "book", "nodes": graph["nodes"]}
-    assert (body["svg"], body["tag"], body["step"]) == ("<svg/>", "neuron", 0)
+    assert body["player"] == json.loads(json.dumps(real_payload(stored["snapshot"],
+                                                                style="book")))
+    assert body["svg"].lstrip().startswith(("<?xml", "<svg"))
+    assert (body["tag"], body["step"]) == ("neuron", 0)
     client.get("/api/graph/player", params={"run": "good", "id": graph["id"], "style": "book"})
-    assert len(played) == 1  # laid out once
+    assert played == ["book"]  # laid out once, then served from the cache
     bad = client.get("/api/graph/player", params={"run": "good", "id": graph["id"],
                                                   "style": "<x>"})
     assert bad.status_code == 400 and "style" in bad.json()["error"]
     script = client.get("/player/player.js")
-    assert script.status_code == 200 and script.text == "/* player.js */"
+    assert script.status_code == 200
+    assert script.text == player.asset_path("player.js").read_text(encoding="utf-8")
     assert script.headers["content-type"].startswith("text/javascript")
     assert client.get("/player/other.js").status_code == 404
 
@@ -620,9 +612,7 @@ def test_a_missing_optional_package_is_an_import_error(client: TestClient,
 
 
 def test_the_graph_player_route_with_the_real_player(tmp_path: Path) -> None:
-    # Runs once the player package (another branch of this session) is merged; with the
-    # fake player above, this route is tested either way.
-    player = pytest.importorskip("microgrboard.player")
+    from microgrboard import player
     from microgrboard.datasets import moons
     from microgrboard.training import loss_graph, neuron_graph
 

@@ -80,7 +80,7 @@ def test_graph_params_and_boundary_round_trip(tmp_path: Path) -> None:
     stored = json.loads(reader.graph("g", graphs[1]["id"])["snapshot"])
     assert stored == json.loads(json.dumps(snapshot(example.output)))
     root = stored["nodes"][stored["root"]]
-    assert root["label"] == "o" and root["data"] == pytest.approx(0.7071067811865476)
+    assert root["label"] == "o = tanh(n)" and root["data"] == pytest.approx(0.7071067811865476)
     params = json.loads(reader.payload("params", "g", 0))
     assert params["names"] == [name for name, _ in model.named_parameters()]
     assert params["data"] == [p.data for p in model.parameters()]

@@ -44,7 +44,7 @@ def test_demo_trains_moons_to_full_accuracy_and_saves_the_plot(
     out = capsys.readouterr().out
     assert out.startswith("apple-tax: output = 220")  # the book example comes first
     assert "training accuracy 100/100" in out
-    plot = tmp_path / "pictures" / "moons_sgd.png"
+    plot = tmp_path / "pictures" / "001" / "moons_sgd.png"  # each run gets a new folder
     assert f"saved to {plot}" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # ...and the run is on the board's store, with the command that opens it.
@@ -65,7 +65,8 @@ def test_demo_examples_only_and_bad_flags(
 ) -> None:
     assert main(["demo", "--examples-only", "--out", str(tmp_path), "--logdir", "x"]) == 0
     assert "Training" not in capsys.readouterr().out
-    assert not list(tmp_path.iterdir())
+    (folder,) = tmp_path.iterdir()  # the book's pictures and player, no training plot
+    assert folder.name == "001" and not list(folder.glob("moons_*"))
     assert main(["demo", "--optimizer", "lbfgs", "--out", str(tmp_path)]) == 2
     assert "unknown optimizer 'lbfgs'" in capsys.readouterr().err
     assert main(["demo", "--steps", "0", "--out", str(tmp_path)]) == 2
