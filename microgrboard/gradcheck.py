@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from microgrboard.core import Value
+from microgrboard.nn import named_parameters
 from microgrboard.testing import _backpropagated_gradient, numerical_gradient
 
 _NEURON = re.compile(r"N\d+")
@@ -68,19 +69,7 @@ class GradientReport:
 
 
 def _named(model: Any) -> list[tuple[str, Value]]:
-    if hasattr(model, "named_parameters"):
-        pairs = list(model.named_parameters())
-    elif isinstance(model, Mapping):
-        pairs = list(model.items())
-    elif isinstance(model, Sequence) and not isinstance(model, (str, bytes)):
-        pairs = [(v.label if isinstance(v, Value) and v.label else f"p{i}", v)
-                 for i, v in enumerate(model)]
-    else:
-        raise TypeError("gradient_report() takes a Module, a dict of name -> Value or a list "
-                        f"of Values, got {type(model).__name__}")
-    for name, p in pairs:
-        if not isinstance(p, Value):
-            raise TypeError(f"parameter {name!r} must be a Value, got {type(p).__name__}")
+    pairs = named_parameters(model, "gradient_report()")
     if not pairs:
         raise ValueError("gradient_report(): the model has no parameters to check")
     return pairs

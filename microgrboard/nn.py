@@ -32,7 +32,7 @@ import json
 import math
 import numbers
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -402,4 +402,25 @@ class MLP(Module):
         )
 
 
-__all__ = ["ACTIVATIONS", "INITS", "Layer", "MLP", "Module", "Neuron"]
+def named_parameters(model: object, caller: str) -> list[tuple[str, Value]]:
+    """(name, Value) pairs of ``model``: a :class:`Module` (or anything with
+    ``named_parameters()``), a dict of name -> Value, or a sequence of Values (named by
+    their labels, else ``p{i}``). ``caller`` names the function in the errors."""
+    if hasattr(model, "named_parameters"):
+        pairs = list(model.named_parameters())
+    elif isinstance(model, Mapping):
+        pairs = list(model.items())
+    elif isinstance(model, Sequence) and not isinstance(model, (str, bytes)):
+        pairs = [(v.label if isinstance(v, Value) and v.label else f"p{i}", v)
+                 for i, v in enumerate(model)]
+    else:
+        raise TypeError(f"{caller} takes a Module, a dict of name -> Value or a list of "
+                        f"Values, got {type(model).__name__}")
+    for name, p in pairs:
+        if not isinstance(p, Value):
+            raise TypeError(f"{caller}: parameter {name!r} must be a Value, got "
+                            f"{type(p).__name__}")
+    return [(str(name), p) for name, p in pairs]
+
+
+__all__ = ["ACTIVATIONS", "INITS", "Layer", "MLP", "Module", "Neuron", "named_parameters"]

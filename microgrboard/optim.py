@@ -527,15 +527,6 @@ class SGD(Optimizer):
     nesterov = Hyperparameter(False, switch)
     buffers = ("momentum_buffer",)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        declaration = self._hyperparameters_by_name.get(name)
-        if declaration is not None:
-            if declaration.is_fixed:
-                raise AttributeError(f"{type(self).__name__}.{name} is fixed at "
-                                     f"{declaration.default!r}")
-            value = declaration.check(name, value)
-        object.__setattr__(self, name, value)
-
     def check_hyperparameters(self) -> None:
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(

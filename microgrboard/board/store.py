@@ -97,6 +97,25 @@ CREATE TABLE runs (
     lock TEXT
 )"""
 
+# The tables schema 2 added: every stepped panel's payloads, and what each run has
+# logged (kept by the writer, so that listing runs reads no logged rows).
+_SCHEMA_2_TABLES = """
+CREATE TABLE payloads (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    panel TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    wall_time REAL NOT NULL,
+    PRIMARY KEY (run_id, panel, step)
+) WITHOUT ROWID;
+CREATE TABLE run_series (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    count INTEGER,
+    PRIMARY KEY (run_id, kind, tag)
+) WITHOUT ROWID"""
+
 _SCHEMA = _RUNS_TABLE + """;
 CREATE TABLE scalars (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -120,23 +139,7 @@ CREATE TABLE graphs (
     snapshot TEXT NOT NULL,
     wall_time REAL NOT NULL,
     UNIQUE (run_id, tag, step)
-);
-CREATE TABLE payloads (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    panel TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    payload TEXT NOT NULL,
-    wall_time REAL NOT NULL,
-    PRIMARY KEY (run_id, panel, step)
-) WITHOUT ROWID;
-CREATE TABLE run_series (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    count INTEGER,
-    PRIMARY KEY (run_id, kind, tag)
-) WITHOUT ROWID
-"""
+);""" + _SCHEMA_2_TABLES
 
 # Schema 1 -> 2, in one transaction with foreign keys off (SQLite's recipe for
 # changing a table: make the new one, copy, drop the old, rename).
@@ -146,25 +149,11 @@ INSERT INTO runs_v2 (id, name, hparams, started, updated, status, last_step, loc
            (SELECT MAX(step) FROM scalars WHERE run_id = runs.id), NULL FROM runs;
 DROP TABLE runs;
 ALTER TABLE runs_v2 RENAME TO runs;
-CREATE TABLE payloads (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    panel TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    payload TEXT NOT NULL,
-    wall_time REAL NOT NULL,
-    PRIMARY KEY (run_id, panel, step)
-) WITHOUT ROWID;
+""" + _SCHEMA_2_TABLES + """;
 INSERT INTO payloads SELECT run_id, 'params', step, payload, wall_time FROM params;
 INSERT INTO payloads SELECT run_id, 'boundary', step, payload, wall_time FROM boundaries;
 DROP TABLE params;
 DROP TABLE boundaries;
-CREATE TABLE run_series (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    count INTEGER,
-    PRIMARY KEY (run_id, kind, tag)
-) WITHOUT ROWID;
 INSERT INTO run_series SELECT DISTINCT run_id, 'scalar', tag, NULL FROM scalars;
 INSERT INTO run_series SELECT run_id, 'graph', tag, COUNT(*) FROM graphs GROUP BY run_id, tag;
 INSERT INTO run_series SELECT run_id, panel, '', COUNT(*) FROM payloads GROUP BY run_id, panel

@@ -6,7 +6,6 @@ parameter; the page groups them by layer and neuron from their names (``"L0.N3.w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from microgrboard.board.panels.base import stepped_panel
@@ -21,26 +20,9 @@ def params_payload(model: Any) -> str:
     ``model``: anything with ``named_parameters()`` (a :class:`microgrboard.nn.Module`),
     a dict of name -> Value, or a sequence of Values (named by their labels).
     """
-    from microgrboard.core import Value
+    from microgrboard.nn import named_parameters
 
-    if hasattr(model, "named_parameters"):
-        pairs = list(model.named_parameters())
-    elif isinstance(model, Mapping):
-        pairs = list(model.items())
-    elif isinstance(model, Sequence) and not isinstance(model, (str, bytes)):
-        pairs = [(v.label if isinstance(v, Value) and v.label else f"p{i}", v)
-                 for i, v in enumerate(model)]
-    else:
-        raise TypeError(
-            "log_params() takes a Module, a dict of name -> Value or a list of Values, "
-            f"got {type(model).__name__}"
-        )
-    names, data, grads = [], [], []
-    for name, parameter in pairs:
-        if not isinstance(parameter, Value):
-            raise TypeError(f"parameter {name!r} must be a Value, got "
-                            f"{type(parameter).__name__}")
-        names.append(str(name))
-        data.append(parameter.data)
-        grads.append(parameter.grad)
-    return to_json({"names": names, "data": data, "grad": grads})
+    pairs = named_parameters(model, "log_params()")
+    return to_json({"names": [name for name, _ in pairs],
+                    "data": [p.data for _, p in pairs],
+                    "grad": [p.grad for _, p in pairs]})
