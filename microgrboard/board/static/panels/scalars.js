@@ -1,0 +1,156 @@
+// Scalars: one plotly chart per tag, a line per selected run in the run's colour (the
+// run list is the legend: plotly's is off, so 200 runs never crush a chart).
+// - One request fetches the curves of every run that needs them; polls ask only for
+//   the runs that changed, from their cursor (since=).
+// - The server sends at most a few thousand points per curve, keeping each bucket's
+//   extremes, so a one-step spike stays; zooming a chart re-fetches its step range at
+//   full resolution (start=/end=), double-click goes back to the overview.
+
+import { el, plotlyText, PLOT_CONFIG, showMessage } from "../lib/dom.js";
+import { chartNumber } from "../lib/format.js";
+import { mergeSeries, relayoutRange, smooth } from "../lib/steps.js";
+
+const MANY_RUNS = 12;  // past this, hover names one run, not all of them
+
+function numbers(series) {
+  return { steps: series.steps, values: series.values.map(chartNumber) };
+}
+
+function mount(body, board) {
+  const cache = new Map();   // run name -> {started, cursor, series: {tag: {steps, values}}}
+  const charts = new Map();  // tag -> {div, zoom: {start, end} | null, zoomed: {run: series}}
+  let selected = [];
+  let smoothing = 0.6;
+  let zoomFetches = 0;
+
+  const slider = el("input", { type: "range", min: 0, max: 0.99, step: 0.01, value: smoothing,
+                               id: "smoothing", "aria-label": "smoothing" });
+  const shown = el("output", { id: "smoothing-value" }, smoothing.toFixed(2));
+  slider.addEventListener("input", () => {
+    smoothing = Number(slider.value);
+    shown.textContent = smoothing.toFixed(2);
+    for (const tag of charts.keys()) draw(tag);
+  });
+  const grid = el("div", { class: "charts", id: "scalar-charts" },
+    el("p", { class: "hint" }, "Select a run to see its curves."));
+  body.append(el("div", { class: "controls" }, el("label", {}, "smoothing", slider, shown)), grid);
+
+  async function fetchCurves(names, since) {
+    if (!names.length) return { runs: {}, cursors: {} };
+    return board.api("/api/scalars", { run: names, since });
+  }
+
+  async function update({ runs, changed }) {
+    selected = runs.map((r) => r.name);
+    const started = new Map(runs.map((r) => [r.name, r.started]));
+    for (const [name, cached] of cache) {  // gone, or re-created under its name
+      if (cached.started !== started.get(name) && started.has(name)) cache.delete(name);
+    }
+    const wanted = selected.filter((name) => !cache.has(name) || !changed || changed.has(name));
+    const fresh = cache.size ? wanted.filter((n) => cache.has(n)) : [];
+    const missing = wanted.filter((n) => !cache.has(n));
+    const stamp = board.tickets.take("scalars");
+    // Runs seen before: from the oldest cursor among them (points re-sent merge as
+    // no-ops); new runs: from the start. At most two requests, whatever the run count.
+    const since = fresh.length ? Math.min(...fresh.map((n) => cache.get(n).cursor)) : 0;
+    const [older, newer] = await stamp(Promise.all([
+      fetchCurves(fresh, since), fetchCurves(missing, 0)]));
+    for (const answer of [older, newer]) {
+      for (const [name, tags] of Object.entries(answer.runs)) {
+        const cached = cache.get(name) || { started: started.get(name), cursor: 0, series: {} };
+        for (const [tag, update] of Object.entries(tags)) {
+          cached.series[tag] = mergeSeries(cached.series[tag], numbers(update));
+        }
+        cached.cursor = Math.max(cached.cursor, answer.cursors[name] ?? 0);
+        cache.set(name, cached);
+      }
+    }
+    const tags = new Set();
+    for (const name of selected) for (const tag of Object.keys(cache.get(name)?.series || {})) tags.add(tag);
+    if (!tags.size) {
+      for (const chart of charts.values()) window.Plotly.purge(chart.div);
+      charts.clear();
+      showMessage(grid, selected.length ? "No scalars logged by the selected runs." : "Select a run to see its curves.");
+      return;
+    }
+    if (grid.querySelector("p")) grid.replaceChildren();
+    for (const [tag, chart] of charts) {
+      if (!tags.has(tag)) { window.Plotly.purge(chart.div); chart.div.remove(); charts.delete(tag); }
+    }
+    for (const tag of [...tags].sort()) {
+      if (!charts.has(tag)) addChart(tag);
+      const chart = charts.get(tag);
+      if (chart.zoom) await refetchZoom(tag);  // a live run grows inside the zoom too
+      else draw(tag);
+    }
+  }
+
+  function addChart(tag) {
+    const div = el("div", { class: "chart" });
+    div.dataset.tag = tag;
+    const next = [...grid.children].find((c) => c.dataset.tag > tag);
+    grid.insertBefore(div, next || null);
+    const chart = { div, zoom: null, zoomed: {} };
+    charts.set(tag, chart);
+    draw(tag);
+    div.on("plotly_relayout", (event) => {
+      const range = relayoutRange(event);
+      if (range === undefined) return;
+      chart.zoom = range;
+      div.dataset.zoom = range ? `${range.start}-${range.end}` : "";
+      if (!range) { chart.zoomed = {}; draw(tag); return; }
+      board.guard(body, () => refetchZoom(tag));
+    });
+  }
+
+  async function refetchZoom(tag) {
+    const chart = charts.get(tag);
+    const { start, end } = chart.zoom;
+    const stamp = board.tickets.take(`zoom-${tag}`);
+    zoomFetches += 1;
+    const names = selected.filter((name) => cache.get(name)?.series[tag]);
+    const answer = await stamp(board.api("/api/scalars", { run: names, tag, start, end }));
+    chart.zoomed = {};
+    for (const [name, tags] of Object.entries(answer.runs)) {
+      if (tags[tag]) chart.zoomed[name] = numbers(tags[tag]);
+    }
+    draw(tag);
+  }
+
+  function draw(tag) {
+    const chart = charts.get(tag);
+    const traces = [];
+    const faint = selected.length <= 50;  // raw lines under smoothed ones, while readable
+    for (const name of selected) {
+      const s = chart.zoom ? chart.zoomed[name] : cache.get(name)?.series[tag];
+      if (!s) continue;
+      const color = board.runColor(name);
+      const label = plotlyText(name);
+      if (smoothing > 0 && faint) {
+        traces.push({ x: s.steps, y: s.values, name: label, mode: "lines", showlegend: false,
+          line: { color, width: 1 }, opacity: 0.3, hoverinfo: "skip" });
+      }
+      // The name comes in through fullData, never into the template: a "%{y}" in a
+      // run name stays text.
+      traces.push({ x: s.steps, y: smoothing > 0 ? smooth(s.values, smoothing) : s.values,
+        name: label, mode: "lines", showlegend: false, line: { color, width: faint ? 1.8 : 1.2 },
+        hovertemplate: "%{fullData.name}<br>step %{x}: %{y:.4g}<extra></extra>" });
+    }
+    const layout = {
+      title: { text: plotlyText(tag), font: { size: 14 } },
+      margin: { l: 50, r: 12, t: 34, b: 28 },
+      showlegend: false,
+      hovermode: selected.length > MANY_RUNS ? "closest" : "x unified",
+      xaxis: { zeroline: false, ...(chart.zoom ? { range: [chart.zoom.start, chart.zoom.end] } : {}) },
+      yaxis: { zeroline: false },
+      uirevision: tag,  // keep the user's zoom across redraws
+    };
+    window.Plotly.react(chart.div, traces, layout, PLOT_CONFIG);
+    chart.div.dataset.points = String(traces.reduce((n, t) => n + t.x.length, 0));
+  }
+
+  board.scalars = { cache, charts, get zoomFetches() { return zoomFetches; } };
+  return { update };
+}
+
+export const panel = { id: "scalars", schema: 1, mount };
