@@ -159,9 +159,11 @@ function renderHparams() {
 async function loadPanels() {
   const { panels } = await api("/api/panels");
   const container = $("panels");
-  for (const spec of panels) {
+  for (const [index, spec] of panels.entries()) {
     const card = el("section", { class: `card${spec.wide ? " wide" : ""}`, id: `${spec.id}-card` },
       el("h2", {}, spec.title));
+    // The first panel (the curves) on top, then the hyper-parameter table, then the rest.
+    card.style.order = index === 0 ? "0" : "2";
     const body = el("div", { class: "panel-body", id: spec.id });
     card.append(body);
     container.append(card);
