@@ -1,12 +1,9 @@
 // microgrboard's page shell: the run list (filter, select all / none, colours, status),
 // the hyper-parameter table, the layout, and polling. Everything else is a panel: one ES
-// module under panels/, listed by the server's panel registry (GET /api/panels), so a
-// new panel is one Python slice plus one module here, and this file does not change.
-//
-// A panel module exports `panel = { id, title, wide, schema, mount(body, board) }`;
-// `mount` returns `{ update(change) }`, called with the selected runs whenever the
-// selection or their data change (change.runs: the runs with something new, or null
-// for "everything may have changed").
+// module under panels/, listed by the server's panel registry (GET /api/panels, from
+// microgrboard.board.panels.PANELS), so a new panel is one Python slice, one module here
+// and one line in that list; this file does not change. The module contract is in
+// panels/README.md.
 
 import { api, STALE, Tickets } from "./lib/api.js";
 import { $, el, showMessage } from "./lib/dom.js";
@@ -23,7 +20,8 @@ const board = {
   hparamSort: { key: "run", descending: false },
   panels: [],             // {spec, instance, card}
   tickets: new Tickets(),
-  version: null,          // the "anything new?" answer last seen
+  token: null,            // the "anything new?" answer last seen (GET /api/changes)
+  runTokens: {},          // run name -> its own change token
   pending: 0,             // panel updates in flight (the browser tests wait for 0)
   polls: 0,
   api,
@@ -160,16 +158,19 @@ async function loadPanels() {
   const { panels } = await api("/api/panels");
   const container = $("panels");
   for (const [index, spec] of panels.entries()) {
-    const card = el("section", { class: `card${spec.wide ? " wide" : ""}`, id: `${spec.id}-card` },
-      el("h2", {}, spec.title));
+    const card = el("section", { class: "card", id: `${spec.name}-card` }, el("h2", {}, spec.title));
     // The first panel (the curves) on top, then the hyper-parameter table, then the rest.
     card.style.order = index === 0 ? "0" : "2";
-    const body = el("div", { class: "panel-body", id: spec.id });
+    const body = el("div", { class: "panel-body", id: spec.name });
     card.append(body);
     container.append(card);
     try {
       const module = await import(new URL(spec.module, window.location.origin).href);
-      const instance = module.panel.mount(body, board, spec);
+      if (module.schema !== spec.schema) {
+        throw new Error(`the server sends schema ${spec.schema}, this page reads ${module.schema}: reload`);
+      }
+      const instance = module.createPanel(body, board, spec);
+      if (module.wide) card.classList.add("wide");
       board.panels.push({ spec, instance, card, body });
     } catch (error) {
       showMessage(body, `Could not load the ${spec.title} panel: ${error.message}`, true);
@@ -201,35 +202,29 @@ function selectionChanged() {
 // ---------------------------------------------------------------- polling
 
 function takeRuns(runs) {
-  const before = board.byName;
   board.runs = runs;
   board.byName = new Map(runs.map((r) => [r.name, r]));
   for (const run of runs) {
     if (!board.known.has(run.name)) { board.known.add(run.name); board.selected.add(run.name); }
   }
   for (const name of [...board.selected]) if (!board.byName.has(name)) board.selected.delete(name);
-  // The runs whose rows moved: new, re-created under the same name, or logged more.
-  return runs.filter((r) => {
-    const old = before.get(r.name);
-    return !old || old.started !== r.started || old.updated !== r.updated || old.status !== r.status;
-  }).map((r) => r.name);
 }
 
-// Ask the cheap question ("anything new since version V?"); fetch the run list only
-// when the answer is yes, and let panels fetch only for the runs that changed.
+// Ask the cheap question ("anything new since token T?"); only when the answer is yes,
+// fetch the run list, and let panels fetch for the runs whose own token moved.
 async function poll() {
   try {
-    const news = await api("/api/changes", { since: board.version ?? undefined });
-    if (board.version === null || news.changed) {
+    const news = await api("/api/changes", { token: board.token ?? undefined });
+    if (news.changed) {
       const { runs } = await api("/api/runs");
-      board.version = news.version;
-      const changed = takeRuns(runs);
+      const changed = new Set(Object.entries(news.runs || {})
+        .filter(([name, token]) => board.runTokens[name] !== token).map(([name]) => name));
+      board.token = news.token;
+      board.runTokens = news.runs || {};
+      takeRuns(runs);
       renderRuns();
-      if (changed.length) {
-        renderHparams();
-        const selectedChanged = changed.filter((name) => board.selected.has(name));
-        if (selectedChanged.length) updatePanels(new Set(selectedChanged));
-      }
+      renderHparams();
+      if ([...changed].some((name) => board.selected.has(name))) updatePanels(changed);
     } else {
       renderRuns();  // the "updated … ago" times
     }

@@ -1,8 +1,9 @@
 // Decision boundary: the classifier over the input plane at a training step, with the
 // data. A binary classifier's raw score is drawn on a diverging scale with its zero line;
-// a multi-class one's predicted class, one colour per class, the data in the same colours.
+// a multi-class one's predicted class, one colour per class, the data in the same colours
+// (payload schema 2: `classes` is null for a binary classifier, else the class names).
 
-import { CLASS_COLORS, PLOT_CONFIG, VALUE_SCALE } from "../lib/dom.js";
+import { CLASS_COLORS, PLOT_CONFIG, plotlyText, VALUE_SCALE } from "../lib/dom.js";
 import { asNumber, chartNumber, formatNumber } from "../lib/format.js";
 import { steppedPanel } from "../lib/stepped.js";
 
@@ -13,15 +14,17 @@ export function boundaryTraces(b) {
   const labels = b.labels.map(asNumber);
   const classes = [...new Set(labels)].sort((p, q) => p - q);
   const traces = [];
-  if (b.multiclass) {
+  const multiclass = Array.isArray(b.classes);
+  const className = (label) => (multiclass && b.classes[label] !== undefined ? b.classes[label] : formatNumber(label));
+  if (multiclass) {
     // Predicted class index per cell: a stepped colour scale, one band per class.
-    const count = Math.max(classes.length, 1 + Math.max(0, ...z.flat().filter((v) => v !== null)));
+    const count = Math.max(b.classes.length, 1);
     const scale = [];
     for (let k = 0; k < count; k += 1) {
       scale.push([k / count, classColor(k)], [(k + 1) / count, classColor(k)]);
     }
     traces.push({ type: "heatmap", x: b.xs, y: b.ys, z, zmin: -0.5, zmax: count - 0.5, colorscale: scale,
-      opacity: 0.45, showscale: false, hovertemplate: "(%{x:.2f}, %{y:.2f})<br>class %{z}<extra></extra>" });
+      opacity: 0.45, showscale: false, hoverinfo: "skip" });
   } else {
     const limit = Math.max(1e-12, ...z.flat().filter((v) => v !== null).map(Math.abs));
     traces.push(
@@ -33,9 +36,9 @@ export function boundaryTraces(b) {
         contours: { coloring: "none", start: 0, end: 0, size: 1 }, line: { color: "#263238", width: 2.5 } });
   }
   classes.forEach((label, k) => {
-    const index = b.multiclass && Number.isInteger(label) ? label : k;
+    const index = multiclass && Number.isInteger(label) ? label : k;
     const points = b.points.filter((_, i) => labels[i] === label);
-    traces.push({ type: "scatter", mode: "markers", name: `class ${formatNumber(label)}`,
+    traces.push({ type: "scatter", mode: "markers", name: plotlyText(`class ${className(label)}`),
       x: points.map((p) => p[0]), y: points.map((p) => p[1]),
       marker: { size: 7, color: classColor(index), line: { color: "white", width: 1 },
                 symbol: ["circle", "diamond", "square", "triangle-up", "cross"][index % 5] } });
@@ -43,13 +46,13 @@ export function boundaryTraces(b) {
   return traces;
 }
 
-function mount(body, board) {
+export function createPanel(body, board) {
   return steppedPanel(body, board, {
-    id: "boundary", countField: "boundaries", stepsPath: "/api/boundaries/steps", payloadPath: "/api/boundary",
+    id: "boundary", countField: "boundaries", stepsPath: "/api/boundary/steps", payloadPath: "/api/boundary",
     emptyText: "No decision boundary logged by the selected runs (Run.log_decision_boundary).",
     show(view, b) {
       view.dataset.classes = String(new Set(b.labels.map(asNumber)).size);
-      view.dataset.multiclass = String(Boolean(b.multiclass));
+      view.dataset.multiclass = String(Array.isArray(b.classes));
       window.Plotly.react(view, boundaryTraces(b), {
         margin: { l: 40, r: 10, t: 10, b: 30 }, height: 380,
         xaxis: { range: [b.xs[0], b.xs[b.xs.length - 1]] },
@@ -60,4 +63,4 @@ function mount(body, board) {
   });
 }
 
-export const panel = { id: "boundary", schema: 1, mount };
+export const schema = 2;

@@ -90,7 +90,7 @@ function histograms(div, payload) {
   PLOT_CONFIG);
 }
 
-function mount(body, board) {
+export function createPanel(body, board) {
   return steppedPanel(body, board, {
     id: "params", countField: "params", stepsPath: "/api/params/steps", payloadPath: "/api/params",
     emptyText: "No parameters logged by the selected runs (Run.log_params).",
@@ -101,4 +101,4 @@ function mount(body, board) {
   });
 }
 
-export const panel = { id: "params", schema: 1, mount };
+export const schema = 1;

@@ -16,7 +16,7 @@ function numbers(series) {
   return { steps: series.steps, values: series.values.map(chartNumber) };
 }
 
-function mount(body, board) {
+export function createPanel(body, board) {
   const cache = new Map();   // run name -> {started, cursor, series: {tag: {steps, values}}}
   const charts = new Map();  // tag -> {div, zoom: {start, end} | null, zoomed: {run: series}}
   let selected = [];
@@ -36,7 +36,7 @@ function mount(body, board) {
   body.append(el("div", { class: "controls" }, el("label", {}, "smoothing", slider, shown)), grid);
 
   async function fetchCurves(names, since) {
-    if (!names.length) return { runs: {}, cursors: {} };
+    if (!names.length) return { runs: {}, cursor: null };
     return board.api("/api/scalars", { run: names, since });
   }
 
@@ -50,9 +50,11 @@ function mount(body, board) {
     const fresh = cache.size ? wanted.filter((n) => cache.has(n)) : [];
     const missing = wanted.filter((n) => !cache.has(n));
     const stamp = board.tickets.take("scalars");
-    // Runs seen before: from the oldest cursor among them (points re-sent merge as
-    // no-ops); new runs: from the start. At most two requests, whatever the run count.
-    const since = fresh.length ? Math.min(...fresh.map((n) => cache.get(n).cursor)) : 0;
+    // Runs seen before: what was logged since the last cursor; new runs: everything
+    // (downsampled by the server). At most two requests, whatever the number of runs.
+    // A run's cursor is the server's cursor when it was last fetched (valid for every
+    // run): ask from the oldest, re-sent points merge as no-ops.
+    const since = Math.min(...fresh.map((n) => cache.get(n).cursor));
     const [older, newer] = await stamp(Promise.all([
       fetchCurves(fresh, since), fetchCurves(missing, 0)]));
     for (const answer of [older, newer]) {
@@ -61,7 +63,7 @@ function mount(body, board) {
         for (const [tag, update] of Object.entries(tags)) {
           cached.series[tag] = mergeSeries(cached.series[tag], numbers(update));
         }
-        cached.cursor = Math.max(cached.cursor, answer.cursors[name] ?? 0);
+        cached.cursor = answer.cursor;
         cache.set(name, cached);
       }
     }
@@ -153,4 +155,5 @@ function mount(body, board) {
   return { update };
 }
 
-export const panel = { id: "scalars", schema: 1, mount };
+export const schema = 2;
+export const wide = true;
