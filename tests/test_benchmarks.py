@@ -54,3 +54,16 @@ def test_quick_run_skips_micrograd_past_its_recursion_limit_rather_than_crash(qu
     assert [n for n, _ in chain] == ["1,000", "10,000", "20,000"], quick_run
     assert "skipped" not in chain[1][1]
     assert "micrograd skipped: recursion limit" in chain[2][1]
+
+
+@pytest.mark.slow
+def test_board_benchmark_quick_run_prints_every_figure():
+    script = SCRIPT.parent / "bench_board.py"
+    done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for what in ("logging, one step of 4 scalars", "curves of a 5,000-step run: time",
+                 "curves of a 5,000-step run: size", "curves of a 20,000-step run: time",
+                 "run list, 22 runs", "idle server: server CPU"):
+        figure = rf"^{re.escape(what)}.*?\s{NUMBER} ?(µs|ms|KB|%)"
+        assert re.search(figure, done.stdout, re.MULTILINE), (what, done.stdout)
