@@ -30,6 +30,7 @@ const board = {
   // A panel's errors: stale answers are dropped, others shown in the panel.
   async guard(body, work) {
     this.pending += 1;
+    document.body.dataset.pending = String(this.pending);
     try {
       await work();
     } catch (error) {

@@ -11,6 +11,15 @@ import { chartNumber } from "../lib/format.js";
 import { mergeSeries, relayoutRange, smooth } from "../lib/steps.js";
 
 const MANY_RUNS = 12;  // past this, hover names one run, not all of them
+// Points drawn on the whole page at most: a chart a few hundred pixels wide shows no
+// more, and plotly draws ~200,000 points in a fraction of a second. Each curve gets its
+// share (the server keeps every bucket's extremes, so spikes stay); zoom for the rest.
+const POINT_BUDGET = 200_000;
+const MAX_POINTS = 2000, MIN_POINTS = 100;
+
+export function pointsPerCurve(curves) {
+  return Math.max(MIN_POINTS, Math.min(MAX_POINTS, Math.floor(POINT_BUDGET / Math.max(1, curves))));
+}
 
 function numbers(series) {
   return { steps: series.steps, values: series.values.map(chartNumber) };
@@ -35,37 +44,47 @@ export function createPanel(body, board) {
     el("p", { class: "hint" }, "Select a run to see its curves."));
   body.append(el("div", { class: "controls" }, el("label", {}, "smoothing", slider, shown)), grid);
 
+  let maxPoints = MAX_POINTS;
+
   async function fetchCurves(names, since) {
     if (!names.length) return { runs: {}, cursor: null };
-    return board.api("/api/scalars", { run: names, since });
+    return board.api("/api/scalars", { run: names, since, max_points: since ? undefined : maxPoints });
   }
 
   async function update({ runs, changed }) {
     selected = runs.map((r) => r.name);
+    maxPoints = pointsPerCurve(runs.reduce((n, r) => n + (r.tags ? r.tags.length : 1), 0));
     const started = new Map(runs.map((r) => [r.name, r.started]));
     for (const [name, cached] of cache) {  // gone, or re-created under its name
       if (cached.started !== started.get(name) && started.has(name)) cache.delete(name);
     }
-    const wanted = selected.filter((name) => !cache.has(name) || !changed || changed.has(name));
-    const fresh = cache.size ? wanted.filter((n) => cache.has(n)) : [];
-    const missing = wanted.filter((n) => !cache.has(n));
-    const stamp = board.tickets.take("scalars");
-    // Runs seen before: what was logged since the last cursor; new runs: everything
-    // (downsampled by the server). At most two requests, whatever the number of runs.
-    // A run's cursor is the server's cursor when it was last fetched (valid for every
-    // run): ask from the oldest, re-sent points merge as no-ops.
+    // Fetched whole (since=0): a run not seen yet, or drawn from fewer points than its
+    // share now allows (fewer runs selected). Otherwise only what it logged since its
+    // cursor (the server's cursor when it was fetched, valid for every run; asking from
+    // the oldest re-sends a few points, which merge as no-ops). Two requests at most,
+    // whatever the number of runs.
+    const whole = (n) => !cache.has(n) || (cache.get(n).coarse && cache.get(n).budget < maxPoints);
+    const missing = selected.filter(whole);
+    const fresh = selected.filter((n) => !whole(n) && (!changed || changed.has(n)));
     const since = Math.min(...fresh.map((n) => cache.get(n).cursor));
+    const stamp = board.tickets.take("scalars");
     const [older, newer] = await stamp(Promise.all([
       fetchCurves(fresh, since), fetchCurves(missing, 0)]));
-    for (const answer of [older, newer]) {
-      for (const [name, tags] of Object.entries(answer.runs)) {
-        const cached = cache.get(name) || { started: started.get(name), cursor: 0, series: {} };
-        for (const [tag, update] of Object.entries(tags)) {
-          cached.series[tag] = mergeSeries(cached.series[tag], numbers(update));
-        }
-        cached.cursor = answer.cursor;
-        cache.set(name, cached);
+    for (const [name, tags] of Object.entries(newer.runs)) {
+      const series = {};
+      let coarse = false;
+      for (const [tag, curve] of Object.entries(tags)) {
+        series[tag] = numbers(curve);
+        coarse = coarse || Boolean(curve.downsampled);
       }
+      cache.set(name, { started: started.get(name), cursor: newer.cursor, series, budget: maxPoints, coarse });
+    }
+    for (const [name, tags] of Object.entries(older.runs)) {
+      const cached = cache.get(name);
+      for (const [tag, curve] of Object.entries(tags)) {
+        cached.series[tag] = mergeSeries(cached.series[tag], numbers(curve));
+      }
+      cached.cursor = older.cursor;
     }
     const tags = new Set();
     for (const name of selected) for (const tag of Object.keys(cache.get(name)?.series || {})) tags.add(tag);
