@@ -69,20 +69,29 @@ def _sweep(logdir: Path) -> None:
 
 
 def _train(logdir: Path) -> None:
-    """Two small moons runs with everything the board shows, to compare."""
-    from microgrboard.datasets import moons
+    """Two small moons runs with everything the board shows, and a 3-class spiral run."""
+    from microgrboard.datasets import moons, spirals
     from microgrboard.nn import MLP
     from microgrboard.optim import SGD
-    from microgrboard.training import train_classifier
+    from microgrboard.training import board_views, train_classifier
 
     X, y = moons(40, noise=0.1, seed=3)
     for name, lr in (("moons-sgd-lr0.1", 0.1), ("moons-sgd-lr0.3", 0.3)):
         model = MLP(2, [6, 6, 1], seed=1)
         with Run(logdir, name=name, hparams={"optimizer": "sgd", "lr": lr, "layers": [6, 6, 1]}
                  ) as run:
-            hook = run.training_callback(X, y, params_every=5, boundary_every=5, graph_every=5,
-                                         resolution=15)
+            views = board_views(X, y, resolution=15, boundary_every=5, graph_every=5,
+                                network_every=5)
+            hook = run.training_callback(views, params_every=5, total_steps=11)
             train_classifier(model, X, y, SGD(model.parameters(), lr=lr), steps=11, on_step=hook)
+    X, y = spirals(30, classes=3, seed=3)
+    model = MLP(2, [6, 3], seed=1)
+    with Run(logdir, name="spiral-3-classes", hparams={"optimizer": "sgd", "lr": 0.2}) as run:
+        views = board_views(X, y, resolution=12, boundary_every=3, graph_every=100,
+                            network_every=100, loss="cross_entropy")
+        hook = run.training_callback(views, params_every=3, total_steps=4)
+        train_classifier(model, X, y, SGD(model.parameters(), lr=0.2), steps=4,
+                         loss="cross_entropy", on_step=hook)
 
 
 def _log_hostile_run(logdir: Path) -> None:

@@ -12,8 +12,16 @@ export function hashName(name) {
   return hash >>> 0;
 }
 
+// MurmurHash3's finalizer: names that differ in one late character (lr0.1, lr0.3)
+// differ in every bit, so their hues land far apart as often as any two names.
+function avalanche(h) {
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 export function runColor(name) {
-  const hash = hashName(name);
+  const hash = avalanche(hashName(name));
   const hue = hash % 360;
   const lightness = (hash >>> 9) % 2 ? 38 : 50;
   return `hsl(${hue}, 70%, ${lightness}%)`;

@@ -55,8 +55,8 @@ export function createPanel(body, board) {
       view.dataset.multiclass = String(Array.isArray(b.classes));
       window.Plotly.react(view, boundaryTraces(b), {
         margin: { l: 40, r: 10, t: 10, b: 30 }, height: 380,
-        xaxis: { range: [b.xs[0], b.xs[b.xs.length - 1]] },
-        yaxis: { range: [b.ys[0], b.ys[b.ys.length - 1]], scaleanchor: "x" },
+        xaxis: { range: [b.xs[0], b.xs[b.xs.length - 1]], constrain: "domain" },
+        yaxis: { range: [b.ys[0], b.ys[b.ys.length - 1]], scaleanchor: "x", constrain: "domain" },
         legend: { orientation: "h", y: -0.12 },
       }, PLOT_CONFIG);
     },

@@ -5,7 +5,7 @@
 // heat map (the last layer's is the decision function, drawn large with the data). The
 // training-step slider replays training. Payload: GET /api/network (schema 1).
 
-import { el } from "../lib/dom.js";
+import { CLASS_COLORS, el } from "../lib/dom.js";
 import { asNumber, formatNumber } from "../lib/format.js";
 import { steppedPanel } from "../lib/stepped.js";
 
@@ -134,27 +134,57 @@ function draw(view, net, tooltip) {
   view.replaceChildren(root);
 }
 
-// The last layer's first neuron over the plane, large, with the data points.
+function hexRgb(hex) {
+  return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+}
+
+// Each cell's predicted class (the last layer's largest output) in its class colour.
+function classImage(grids) {
+  const rows = grids[0].length, cols = rows ? grids[0][0].length : 0;
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, cols);
+  canvas.height = Math.max(1, rows);
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(canvas.width, canvas.height);
+  for (let r = 0; r < rows; r += 1) {
+    for (let c = 0; c < cols; c += 1) {
+      let best = 0;
+      grids.forEach((grid, k) => { if (asNumber(grid[r][c]) > asNumber(grids[best][r][c])) best = k; });
+      const [red, green, blue] = hexRgb(CLASS_COLORS[best % CLASS_COLORS.length]);
+      image.data.set([red, green, blue, 110], 4 * ((rows - 1 - r) * cols + c));
+    }
+  }
+  context.putImageData(image, 0, 0);
+  return canvas.toDataURL();
+}
+
+// The decision function over the plane, large, with the data points: the last layer's
+// output for one output neuron (blue: class 1), its predicted class for several.
 function drawOutput(root, net, x, y, size) {
   const last = net.layers[net.layers.length - 1];
   const plane = net.plane;
-  const heat = plane.heat[last.neurons[0].name];
+  const multiclass = last.neurons.length > 1;
+  const href = multiclass ? classImage(last.neurons.map((n) => plane.heat[n.name]))
+    : heatImage(plane.heat[last.neurons[0].name]);
   const group = svg("g", { class: "output", transform: `translate(${x},${y})` });
-  group.append(svg("image", { width: size, height: size, href: heatImage(heat), preserveAspectRatio: "none" }));
+  group.append(svg("image", { width: size, height: size, href, preserveAspectRatio: "none" }));
   const [x0, x1] = [plane.xs[0], plane.xs[plane.xs.length - 1]];
   const [y0, y1] = [plane.ys[0], plane.ys[plane.ys.length - 1]];
   plane.points.forEach((p, i) => {
     const label = asNumber(plane.labels[i]);
+    const fill = multiclass ? CLASS_COLORS[label % CLASS_COLORS.length] : rgb(label > 0 ? 1 : -1);
     group.append(svg("circle", {
       cx: ((p[0] - x0) / (x1 - x0)) * size, cy: size - ((p[1] - y0) / (y1 - y0)) * size, r: 2.6,
-      fill: rgb(label > 0 ? 1 : -1), stroke: "white", "stroke-width": 0.8,
+      fill, stroke: "white", "stroke-width": 0.8,
     }));
   });
   group.append(svg("rect", { width: size, height: size, fill: "none", stroke: "#607d8b" }));
   const caption = svg("text", { x: size / 2, y: size + 14, "text-anchor": "middle", class: "neuron-label" });
-  caption.textContent = `output ${last.neurons[0].name} over the input plane`;
+  caption.textContent = multiclass ? "predicted class over the input plane" : `output ${last.neurons[0].name} over the input plane`;
   group.append(caption);
-  group.dataset.tip = `${last.neurons[0].name} over the input plane, with the data`;
+  group.dataset.tip = multiclass ? "the class with the largest output, with the data"
+    : `${last.neurons[0].name} over the input plane, with the data`;
+  group.dataset.classes = String(multiclass ? last.neurons.length : 2);
   root.append(group);
 }
 
