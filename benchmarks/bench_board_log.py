@@ -15,11 +15,11 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from microgrboard.board.writer import Run, neuron_graph
+from microgrboard.board.writer import Run
 from microgrboard.datasets import moons
 from microgrboard.nn import MLP
 from microgrboard.optim import SGD
-from microgrboard.training import batch_loss, cyclic_gc_paused
+from microgrboard.training import batch_loss, cyclic_gc_paused, neuron_graph
 
 
 def per_call(function: Callable[[int], object], calls: int, repeats: int = 5) -> float:

@@ -32,6 +32,7 @@ from microgrboard.training import (
     DecisionGrid,
     History,
     StepRecord,
+    board_views,
     decision_grid,
     train_classifier,
 )
@@ -193,7 +194,7 @@ def run_demo(args: argparse.Namespace) -> int:
     hparams = {"optimizer": args.optimizer, "steps": args.steps, "seed": args.seed,
                "layers": [2, *HIDDEN], "points": N_POINTS}
     with Run(args.logdir, name=f"moons-{args.optimizer}", hparams=hparams) as run:
-        log_step = run.training_callback(data.X, data.y, total_steps=args.steps)
+        log_step = run.training_callback(board_views(data.X, data.y), total_steps=args.steps)
         model, data, history = train_moons(args.optimizer, args.steps, args.seed,
                                            on_step=log_step, data=data)
     correct = round(history.final_accuracy * len(data.y))  # a count: 99.6% never shows as 100%

@@ -310,3 +310,154 @@ __all__ = [
     "evaluate",
     "train_classifier",
 ]
+
+
+# --- What the board is handed: computed here from the model, so the board never
+# imports training or reaches into a model (see microgrboard.board.writer.Run).
+
+
+def neuron_graph(neuron: Callable[[Sequence[Value]], Value], x: Point) -> Value:
+    """One neuron's forward and backward pass on the input ``x``, as a fresh graph.
+
+    The neuron is copied first, so the model's own gradients (about to be used
+    by the optimizer) are not touched. The inputs become leaves ``x0``, ``x1``...
+
+    >>> from microgrboard.nn import Neuron
+    >>> out = neuron_graph(Neuron(2, "tanh", seed=0, name="L0.N0"), [1.0, -1.0])
+    >>> out.label, out.grad
+    ('L0.N0', 1.0)
+    """
+    import copy
+
+    clone = copy.deepcopy(neuron)
+    out = clone([Value(float(v), f"x{i}") for i, v in enumerate(x)])
+    out.backward()
+    return out
+
+
+def loss_graph(model: Model, X: Sequence[Point], y: Sequence[int], *, loss: LossName = "hinge",
+               points: int = 4) -> Value:
+    """The loss of a copy of ``model`` over its first ``points`` points, after backward.
+
+    The graph the board's graph panel plays as "loss" (folded into one box per
+    neuron): every parameter's gradient from those points, the model's own untouched.
+    """
+    import copy
+
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise ValueError(f"points must be a positive int, got {points!r}")
+    clone = copy.deepcopy(model)
+    value, _ = batch_loss(clone, X[:points], y[:points], loss, l2=0.0)
+    value.label = "loss"
+    value.backward()
+    return value
+
+
+def network_state(model: object, X: Sequence[Point] | None = None,
+                  y: Sequence[int] | None = None, *, resolution: int = 20,
+                  margin: float = 0.5) -> dict[str, object]:
+    """An MLP as the board's network view shows it (``Run.log_network``'s ``state``).
+
+    Every neuron's weights, bias and mean output over ``X``; for 2-D inputs, each
+    neuron's output over a ``resolution`` × ``resolution`` grid around ``X`` (its
+    heat map, as in TensorFlow Playground). Runs under ``no_grad()``.
+    """
+    layers = getattr(model, "layers", None)
+    if not isinstance(layers, list) or not all(hasattr(la, "neurons") for la in layers):
+        raise TypeError(f"network_state() needs an MLP (layers of neurons), got "
+                        f"{type(model).__name__}")
+    nin = len(layers[0].neurons[0].w)
+    points = list(X or [])
+
+    def outputs(x: Point) -> dict[str, float]:
+        values: dict[str, float] = {}
+        units: Sequence[object] = x
+        for layer in layers:
+            units = [neuron(units).data for neuron in layer.neurons]
+            values.update(zip((n.name for n in layer.neurons), units))  # type: ignore[arg-type]
+        return values
+
+    with no_grad(), cyclic_gc_paused():
+        per_point = [outputs(x) for x in points]
+        plane = None
+        if nin == 2 and points:
+            xs = _span([p[0] for p in points], margin, resolution)
+            ys = _span([p[1] for p in points], margin, resolution)
+            grid = [[outputs((gx, gy)) for gx in xs] for gy in ys]
+            names = list(grid[0][0])
+            plane = {
+                "xs": xs, "ys": ys,
+                "inputs": [[list(xs) for _ in ys], [[gy] * len(xs) for gy in ys]],
+                "heat": {n: [[cell[n] for cell in row] for row in grid] for n in names},
+                "points": [list(p) for p in points],
+                "labels": list(y) if y is not None else [0] * len(points),
+            }
+    return {
+        "inputs": [f"x{i}" for i in range(nin)],
+        "layers": [
+            {"name": f"L{k}", "activation": layer.neurons[0].activation,
+             "neurons": [
+                 {"name": n.name, "weights": [w.data for w in n.w], "bias": n.b.data,
+                  "activation": (sum(o[n.name] for o in per_point) / len(per_point)
+                                 if per_point else 0.0)}
+                 for n in layer.neurons]}
+            for k, layer in enumerate(layers)],
+        "plane": plane,
+    }
+
+
+def board_views(
+    X: Sequence[Point],
+    y: Sequence[int],
+    *,
+    resolution: int = 20,
+    boundary_every: int = 20,
+    graph_every: int = 10,
+    network_every: int = 20,
+    loss: LossName = "hinge",
+    graph_points: int = 4,
+) -> Callable[..., None]:
+    """What ``Run.training_callback(views)`` logs beyond the curves, computed here.
+
+    Every ``boundary_every`` steps the decision boundary over a ``resolution`` ×
+    ``resolution`` grid (with classes for a multi-output model); every
+    ``graph_every`` steps two graphs: ``"neuron"`` (the first neuron on the first
+    point) and ``"loss"`` (the loss over the first ``graph_points`` points); every
+    ``network_every`` steps the network view. The last step logs everything. A grid
+    costs ``resolution ** 2`` forward passes, hence the sparser defaults.
+    """
+    for what, every in (("boundary_every", boundary_every), ("graph_every", graph_every),
+                        ("network_every", network_every)):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"{what} must be a positive int, got {every!r}")
+    if len(X) != len(y) or not X:
+        raise ValueError(f"X and y must be the same non-empty length, got {len(X)} and {len(y)}")
+
+    def views(record: StepRecord, run: object, *, final: bool = False) -> None:
+        step, model = record.step, record.model
+
+        def due(every: int) -> bool:
+            return step % every == 0 or final
+
+        log = run  # a microgrboard Run (duck-typed: training does not import the board)
+        if due(boundary_every):
+            grid = decision_grid(model, X, resolution)
+            classes = None
+            if grid.multiclass:
+                with no_grad():
+                    out = model(X[0])
+                classes = [str(k) for k in range(len(out) if isinstance(out, list) else 2)]
+            log.log_decision_boundary(step, grid.xs, grid.ys, grid.scores,  # type: ignore[attr-defined]
+                                      X, y, classes=classes)
+        if due(graph_every) and hasattr(model, "layers"):
+            first = model.layers[0].neurons[0]
+            log.log_graph(neuron_graph(first, X[0]), step, "neuron")  # type: ignore[attr-defined]
+            log.log_graph(loss_graph(model, X, y, loss=loss, points=graph_points),  # type: ignore[attr-defined]
+                          step, "loss")
+        if due(network_every) and hasattr(model, "layers"):
+            log.log_network(step, network_state(model, X, y, resolution=resolution))  # type: ignore[attr-defined]
+
+    return views
+
+
+__all__ += ["board_views", "loss_graph", "network_state", "neuron_graph"]

@@ -119,17 +119,21 @@ def test_graph_list_snapshot_and_cached_layout(client: TestClient) -> None:
 
 
 def test_params_and_boundary(client: TestClient) -> None:
-    assert client.get("/api/params/steps", params={"run": "good"}).json() == {"steps": [0]}
+    assert client.get("/api/params/steps", params={"run": "good"}).json() == {
+        "schema": 1, "steps": [0]}
     params = client.get("/api/params", params={"run": "good", "step": 0}).json()
+    assert (params["schema"], params["run"], params["step"]) == (1, "good", 0)
     assert params["names"][:3] == ["L0.N0.w0", "L0.N0.w1", "L0.N0.b"]
     assert len(params["data"]) == len(params["grad"]) == 9
-    assert client.get("/api/boundaries/steps", params={"run": "good"}).json() == {"steps": [0]}
+    assert client.get("/api/boundary/steps", params={"run": "good"}).json()["steps"] == [0]
     boundary = client.get("/api/boundary", params={"run": "good", "step": 0}).json()
     assert boundary["scores"] == [[-1, 1], [1, 2]] and boundary["labels"] == [1]
+    assert boundary["schema"] == 2 and boundary["classes"] is None
 
 
-ENDPOINTS = ["/api/scalars", "/api/graphs", "/api/graph", "/api/graph.svg", "/api/params/steps",
-             "/api/params", "/api/boundaries/steps", "/api/boundary"]
+ENDPOINTS = ["/api/scalars", "/api/graphs", "/api/graph", "/api/graph.svg", "/api/graph/player",
+             "/api/params/steps", "/api/params", "/api/boundary/steps", "/api/boundary",
+             "/api/network/steps", "/api/network"]
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -248,8 +252,9 @@ def test_the_board_only_reads(client: TestClient, logdir: Path) -> None:
     gets = ["/", "/api/runs", "/api/scalars?run=good&run=live", "/api/scalars?run=good&since=3",
             "/api/graphs?run=good", f"/api/graph?run=good&id={graph['id']}",
             f"/api/graph.svg?run=good&key={graph['structure_key']}", "/api/params/steps?run=good",
-            "/api/params?run=good&step=0", "/api/boundaries/steps?run=good",
-            "/api/boundary?run=good&step=0"]
+            "/api/params?run=good&step=0", "/api/boundary/steps?run=good",
+            "/api/boundary?run=good&step=0", "/api/network/steps?run=good", "/api/changes",
+            "/api/panels", "/api/scalars?run=good&run=live&start=1&end=2&max_points=2"]
     for path in gets:
         assert client.get(path).status_code == 200, path
     assert client.post("/api/runs").status_code == 405
@@ -260,8 +265,9 @@ def test_the_board_only_reads(client: TestClient, logdir: Path) -> None:
 def test_scalars_since_a_cursor(client: TestClient, logdir: Path) -> None:
     body = client.get("/api/scalars", params={"run": "good"}).json()
     cursor = body["cursors"]["good"]
-    assert client.get("/api/scalars", params={"run": "good", "since": cursor}).json() == {
-        "runs": {"good": {}}, "cursors": {"good": cursor}}
+    again = client.get("/api/scalars", params={"run": "good", "since": cursor}).json()
+    assert (again["runs"], again["cursors"], again["errors"]) == (
+        {"good": {}}, {"good": cursor}, {})
     with Run(logdir, name="other") as other:
         other.log(0, loss=1.0)  # another run's points do not show
     writer = StoreWriter(logdir)  # "good" goes on: a new step, and step 1 logged again
@@ -269,8 +275,9 @@ def test_scalars_since_a_cursor(client: TestClient, logdir: Path) -> None:
     writer.log_scalars(1, 1, {"acc": 0.75})
     writer.close()
     new = client.get("/api/scalars", params={"run": "good", "since": cursor}).json()
-    assert new["runs"]["good"] == {"loss": {"steps": [4], "values": [0.2]},
-                                   "acc": {"steps": [1], "values": [0.75]}}
+    assert new["runs"]["good"] == {
+        "loss": {"steps": [4], "values": [0.2], "points": 1, "downsampled": False},
+        "acc": {"steps": [1], "values": [0.75], "points": 1, "downsampled": False}}
     assert new["cursors"]["good"] > cursor
 
 

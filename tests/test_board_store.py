@@ -21,17 +21,20 @@ import pytest
 from microgrboard import Value
 from microgrboard.board.store import (
     SCHEMA_VERSION,
+    EntryNotFound,
     InvalidName,
+    InvalidParameter,
     RunNotFound,
     StoreError,
     StoreReader,
     StoreWriter,
     store_path,
 )
-from microgrboard.board.writer import Run, neuron_graph
+from microgrboard.board.writer import Run
 from microgrboard.examples import neuron
 from microgrboard.nn import MLP, Neuron
 from microgrboard.snapshot import snapshot, structure_key, to_json
+from microgrboard.training import board_views, neuron_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,11 +83,12 @@ def test_graph_params_and_boundary_round_trip(tmp_path: Path) -> None:
     assert params["data"] == [p.data for p in model.parameters()]
     assert params["grad"] == [0.25] * len(params["grad"])
     assert reader.payload_steps("params", "g") == [0, 1]
-    boundary = json.loads(reader.payload("boundaries", "g", 3))
+    boundary = json.loads(reader.payload("boundary", "g", 3))
     assert boundary["scores"] == [[1, 2], [3, 4], [5, 6]]  # flat scores: one row per y
     assert boundary["points"] == [[0.5, 0.5], [1.0, 2.0]] and boundary["labels"] == [0, 1]
-    with pytest.raises(RunNotFound, match="no boundaries at step 4"):
-        reader.payload("boundaries", "g", 4)
+    assert boundary["classes"] is None
+    with pytest.raises(EntryNotFound, match="no boundary at step 4"):
+        reader.payload("boundary", "g", 4)
 
 
 def test_non_finite_numbers_are_stored_as_to_json(tmp_path: Path) -> None:
@@ -229,9 +233,9 @@ def test_the_reader_cannot_write(tmp_path: Path) -> None:
     with Run(tmp_path, name="a") as run:
         run.log(0, loss=1.0)
     reader = StoreReader(tmp_path)
-    with reader._connect() as db, pytest.raises(sqlite3.OperationalError, match="readonly"):
-        assert db is not None
-        db.execute("DELETE FROM runs")
+    with reader.read() as view, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        assert view is not None
+        view.db.execute("DELETE FROM runs")
 
 
 def test_reading_while_another_thread_writes(tmp_path: Path) -> None:
@@ -300,7 +304,7 @@ def test_a_writer_killed_mid_run_loses_no_committed_step(
     assert process.returncode == -signal.SIGKILL
     reader = StoreReader(tmp_path)  # read-only, with the dead writer's WAL still there
     [info] = reader.runs()
-    assert info["name"] == "killed" and info["status"] == "running"
+    assert info["name"] == "killed" and info["status"] == "stopped"  # its writer is gone
     steps = reader.scalars("killed")["loss"]["steps"]
     assert steps[: committed + 1] == list(range(committed + 1))  # every printed step is there
     assert [g["step"] for g in reader.graphs("killed")][:5] == [0, 10, 20, 30, 40]
@@ -327,23 +331,29 @@ def test_training_callback_logs_a_step_record(tmp_path: Path) -> None:
         p.grad = 0.5
     X, y = [(0.0, 1.0), (1.0, 0.0), (0.5, 0.5)], [0, 1, 1]
     with Run(tmp_path, name="cb") as run:
-        hook = run.training_callback(X, y, params_every=2, boundary_every=2, graph_every=2,
-                                     resolution=3, total_steps=4)
+        views = board_views(X, y, boundary_every=2, graph_every=2, network_every=2,
+                            resolution=3)
+        hook = run.training_callback(views, params_every=2, total_steps=4)
         for step in range(4):
             hook(SimpleNamespace(step=step, loss=1.0 - step / 10, accuracy=0.5, lr=0.1,
                                  model=model))
         with pytest.raises(ValueError, match="params_every must be a positive int"):
             run.training_callback(params_every=0)
-        with pytest.raises(ValueError, match="both X and y"):
-            run.training_callback(X)
-    assert all(p.grad == 0.5 for p in model.parameters())  # the neuron graph used a copy
+        with pytest.raises(ValueError, match="graph_every must be a positive int"):
+            board_views(X, y, graph_every=0)
+    assert all(p.grad == 0.5 for p in model.parameters())  # the graphs used a copy
     reader = StoreReader(tmp_path)
     assert reader.scalars("cb")["loss"]["values"] == [1.0, 0.9, 0.8, 0.7]
     assert reader.payload_steps("params", "cb") == [0, 2, 3]  # and the last step
-    assert reader.payload_steps("boundaries", "cb") == [0, 2, 3]
-    boundary = json.loads(reader.payload("boundaries", "cb", 0))
+    assert reader.payload_steps("boundary", "cb") == [0, 2, 3]
+    assert reader.payload_steps("network", "cb") == [0, 2, 3]
+    boundary = json.loads(reader.payload("boundary", "cb", 0))
     assert len(boundary["xs"]) == 3 and len(boundary["scores"]) == 3
-    assert [g["step"] for g in reader.graphs("cb")] == [0, 2, 3]
+    assert [(g["tag"], g["step"]) for g in reader.graphs("cb")] == [
+        ("loss", 0), ("loss", 2), ("loss", 3), ("neuron", 0), ("neuron", 2), ("neuron", 3)]
+    [info] = reader.runs()
+    assert (info["graphs"], info["params"], info["boundaries"], info["network"]) == (6, 3, 3, 3)
+    assert info["graph_tags"] == ["loss", "neuron"]
 
 
 def test_neuron_graph_matches_a_hand_computed_neuron() -> None:
@@ -482,8 +492,9 @@ def test_scalars_since_a_cursor_return_only_new_points(tmp_path: Path) -> None:
         new, later = reader.scalars_since("a", cursor)
         assert new["loss"]["steps"] == [2, 5] and new["loss"]["values"] == [-2.0, 5.0]
         assert later > cursor
-    with pytest.raises(InvalidName, match="cursor"):
+    with pytest.raises(InvalidParameter, match="cursor") as info:
         reader.scalars_since("a", -1)
+    assert not isinstance(info.value, InvalidName)  # a cursor is not a name
 
 
 def test_polls_use_indexes_not_scans(tmp_path: Path) -> None:
@@ -496,15 +507,15 @@ def test_polls_use_indexes_not_scans(tmp_path: Path) -> None:
     assert "INDEX scalars_by_id" in plan("SELECT * FROM scalars WHERE run_id = ? AND id > ?")
     assert "INDEX scalars_by_step" in plan(
         "SELECT MAX(step) FROM scalars WHERE run_id = ? AND ? = 0")
-    assert "SCAN scalars" not in plan(
-        "SELECT DISTINCT tag FROM scalars WHERE run_id = ? AND ? = 0 ORDER BY tag")
+    assert "INDEX" in plan(  # a curve, or a zoomed part of it
+        "SELECT step, value FROM scalars WHERE run_id = ? AND tag = 'x' AND step >= ? "
+        "ORDER BY step")
     db.close()
 
 
 def test_one_non_finite_encoder_for_tuples_and_mappings(tmp_path: Path) -> None:
     hparams = {"shape": (2, float("inf")), "nested": MappingProxyType({"x": float("nan")})}
     assert to_json(hparams) == '{"shape":[2,"Infinity"],"nested":{"x":"NaN"}}'
-    with Run(tmp_path, name="h", hparams=hparams):
+    with Run(tmp_path, name="h", hparams={"shape": (2, 3), "nested": MappingProxyType({"x": 1})}):
         pass
-    assert StoreReader(tmp_path).runs()[0]["hparams"] == {"shape": [2, "Infinity"],
-                                                          "nested": {"x": "NaN"}}
+    assert StoreReader(tmp_path).runs()[0]["hparams"] == {"shape": [2, 3], "nested": {"x": 1}}

@@ -57,7 +57,7 @@ def test_demo_trains_moons_to_full_accuracy_and_saves_the_plot(
     scalars = reader.scalars("moons-sgd")
     assert len(scalars["loss"]["steps"]) == 100
     assert scalars["accuracy"]["values"][-1] == 1.0
-    assert reader.graphs("moons-sgd") and reader.payload_steps("boundaries", "moons-sgd")
+    assert reader.graphs("moons-sgd") and reader.payload_steps("boundary", "moons-sgd")
 
 
 def test_demo_examples_only_and_bad_flags(

@@ -1,0 +1,168 @@
+"""The scalars panel: every selected run's curves in one request, downsampled on the server.
+
+A curve longer than ``max_points`` (default 2,000) keeps, per bucket of steps, its
+minimum and maximum (tsdownsample's MinMax: a one-step spike is always kept), plus
+its first and last point and its non-finite points (gaps in the chart). A zoomed
+step range (``start``/``end``) holding at most ``max_points`` points comes back at
+full resolution; ``since`` returns only what was logged after a cursor.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from microgrboard.board.panels.base import Panel
+from microgrboard.board.store import BadRow, InvalidParameter, RunNotFound, scalar_value
+
+if TYPE_CHECKING:
+    from microgrboard.board.api import Endpoint
+    from microgrboard.board.store import StoreReader, StoreView
+
+SCHEMA = 2
+DEFAULT_MAX_POINTS = 2_000
+MAX_MAX_POINTS = 20_000
+
+Curve = dict[str, Any]
+
+
+def downsample(steps: list[int], values: list[float | None],
+               max_points: int) -> tuple[list[int], list[float | None]]:
+    """At most ``max_points`` of the points, keeping each bucket's extremes (see above).
+
+    ``values`` may hold None (a non-finite value); steps ascend.
+    """
+    count = len(steps)
+    if count <= max_points:
+        return steps, values
+    import numpy as np
+    from tsdownsample import MinMaxDownsampler
+
+    x = np.asarray(steps, dtype=np.int64)
+    y = np.asarray(values, dtype=np.float64)  # None -> nan
+    finite = np.isfinite(y)
+    gaps = np.flatnonzero(~finite)
+    if len(gaps) > max_points // 4:  # a mostly broken curve: some of its gaps still show
+        gaps = gaps[np.linspace(0, len(gaps) - 1, max_points // 4).astype(np.int64)]
+    kept = np.flatnonzero(finite)
+    budget = (max_points - 2 - len(gaps)) // 2 * 2  # MinMax keeps pairs; 2 for the ends
+    if len(kept) > budget >= 2:
+        sampler = MinMaxDownsampler()  # type: ignore[no-untyped-call]
+        kept = kept[sampler.downsample(x[kept], y[kept], n_out=budget)]
+    elif len(kept) > budget:
+        kept = kept[:0]
+    keep = np.unique(np.concatenate([np.array([0, count - 1]), kept, gaps]))
+    return x[keep].tolist(), [v if math.isfinite(v) else None for v in y[keep].tolist()]
+
+
+def _curve(run: str, tag: str, steps: list[Any], values: list[Any], max_points: int) -> Curve:
+    """A chart's curve: values checked, non-finite as None, downsampled if too long."""
+    if not set(map(type, values)) <= {float, int, type(None)} or not set(map(type, steps)) <= {
+            int}:
+        for step, value in zip(steps, values):
+            if type(step) is not int:
+                raise BadRow(f"run {run!r}: a step of {tag!r} is not an integer "
+                             f"({str(step)[:40]!r})")
+            scalar_value(run, tag, step, value)  # raises BadRow naming the row
+    if math.inf in values or -math.inf in values:
+        values = [None if v is not None and not math.isfinite(v) else v for v in values]
+    shown_steps, shown_values = downsample(steps, values, max_points)
+    return {"steps": shown_steps, "values": shown_values, "points": len(steps),
+            "downsampled": len(shown_steps) < len(steps)}
+
+
+def _scalar_tags(view: StoreView, run_id: int) -> list[str]:
+    if view.version >= 2:
+        sql = "SELECT tag FROM run_series WHERE run_id = ? AND kind = 'scalar' ORDER BY tag"
+    else:
+        sql = "SELECT DISTINCT tag FROM scalars WHERE run_id = ? ORDER BY tag"
+    return [tag for (tag,) in view.db.execute(sql, (run_id,))]
+
+
+def _run_curves(view: StoreView, run: str, run_id: int, *, tags: list[str] | None,
+                since: int | None, start: int | None, end: int | None,
+                max_points: int) -> tuple[dict[str, Curve], int]:
+    db = view.db
+    curves: dict[str, Curve] = {}
+    if since is not None:  # a live poll: only the new rows, through the (run, id) index
+        rows = db.execute("SELECT id, tag, step, value FROM scalars WHERE run_id = ? AND id > ?",
+                          (run_id, since)).fetchall()
+        by_tag: dict[str, list[tuple[Any, Any]]] = {}
+        for _, tag, step, value in rows:
+            if tags is None or tag in tags:
+                by_tag.setdefault(tag, []).append((step, value))
+        for tag in sorted(by_tag):
+            points = sorted(by_tag[tag], key=lambda point: (type(point[0]) is not int, point[0]))
+            steps, values = (list(column) for column in zip(*points))
+            curves[tag] = _curve(run, tag, steps, values, max_points)
+        return curves, max([since, *(row[0] for row in rows)])
+    where, args = "", list[int]()
+    if start is not None:
+        where, args = where + " AND step >= ?", [*args, start]
+    if end is not None:
+        where, args = where + " AND step <= ?", [*args, end]
+    for tag in _scalar_tags(view, run_id) if tags is None else tags:
+        rows = db.execute(f"SELECT step, value FROM scalars WHERE run_id = ? AND tag = ?{where} "
+                          "ORDER BY step", (run_id, tag, *args)).fetchall()
+        if rows:
+            steps, values = (list(column) for column in zip(*rows))
+            curves[tag] = _curve(run, tag, steps, values, max_points)
+    cursor = db.execute("SELECT MAX(id) FROM scalars WHERE run_id = ?", (run_id,)).fetchone()[0]
+    return curves, int(cursor or 0)
+
+
+def read_curves(view: StoreView, names: list[str], *, tags: list[str] | None = None,
+                since: int | None = None, start: int | None = None, end: int | None = None,
+                max_points: int = DEFAULT_MAX_POINTS) -> dict[str, Any]:
+    """The ``/api/scalars`` answer for runs ``names`` (RunNotFound for an unknown one).
+
+    A run whose rows cannot be read gets an entry in ``"errors"`` and no curves; the
+    other runs are answered as usual.
+    """
+    if since is not None and (start is not None or end is not None):
+        raise InvalidParameter("'since' cannot be combined with 'start'/'end'")
+    if start is not None and end is not None and start > end:
+        raise InvalidParameter(f"'start' ({start}) must not be after 'end' ({end})")
+    ids = view.run_ids(names)
+    cursor = view.db.execute("SELECT MAX(id) FROM scalars").fetchone()[0] or 0
+    runs: dict[str, dict[str, Curve]] = {}
+    cursors: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for name, run_id in ids.items():
+        try:
+            runs[name], cursors[name] = _run_curves(
+                view, name, run_id, tags=tags, since=since, start=start, end=end,
+                max_points=max_points)
+        except BadRow as problem:
+            runs[name], cursors[name], errors[name] = {}, since or 0, str(problem)
+    return {"schema": SCHEMA, "runs": runs, "cursors": cursors, "cursor": int(cursor),
+            "errors": errors}
+
+
+def routes(reader: StoreReader, state: dict[str, Any]) -> dict[str, Endpoint]:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from microgrboard.board.api import (
+        int_param,
+        json_response,
+        optional_int_param,
+        run_params,
+        tag_params,
+    )
+
+    def scalars(request: Request) -> Response:
+        names, tags = run_params(request), tag_params(request)
+        options = {key: optional_int_param(request, key) for key in ("since", "start", "end")}
+        max_points = int_param(request, "max_points", DEFAULT_MAX_POINTS, low=2,
+                               high=MAX_MAX_POINTS)
+        with reader.read() as view:
+            if view is None:
+                raise RunNotFound(f"no run named {names[0]!r} in {reader.logdir}")
+            return json_response(read_curves(view, names, tags=tags, max_points=max_points,
+                                             **options))
+
+    return {"/api/scalars": scalars}
+
+
+PANEL = Panel("scalars", "Scalars", SCHEMA, ("/api/scalars",), routes)
