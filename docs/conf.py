@@ -86,7 +86,11 @@ napoleon_numpy_docstring = False
 # --- HTML ----------------------------------------------------------------------------------
 html_theme = "furo"
 html_title = f"microgrboard {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Math renders offline: MathJax is vendored from the npm package `mathjax` (see
+# _static/mathjax/VENDORED.txt) instead of Sphinx's default CDN URL. A relative
+# mathjax_path is resolved against the built site's _static directory.
+mathjax_path = "mathjax/tex-chtml-full.js"
 
 
 def _write_if_changed(data: bytes, target: Path) -> None:
@@ -97,6 +101,18 @@ def _write_if_changed(data: bytes, target: Path) -> None:
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     partial.write_bytes(data)
     os.replace(partial, target)  # atomic: a concurrent build never reads half a file
+
+
+def _write_players(directory: Path) -> None:
+    """The players embedded in player.md: HTML fragments, with fixed ids so that an
+    unchanged graph gives unchanged bytes (and its page is not rebuilt)."""
+    from microgrboard.examples import apple_orange
+    from microgrboard.player import play
+
+    for style in ("book", "record"):
+        player = play(apple_orange().output, style=style)
+        html = player.html(element_id=f"mgb-docs-apple-orange-{style}")
+        _write_if_changed(html.encode("utf-8"), directory / f"apple_orange_{style}.html")
 
 
 def _sync_generated() -> dict[str, str]:
@@ -123,6 +139,8 @@ def _sync_generated() -> dict[str, str]:
         placeholder = ("# Benchmarks\n\n*`benchmarks/RESULTS.md` has not been written yet: "
                        "run the scripts in `benchmarks/` to produce it.*\n")
         _write_if_changed(placeholder.encode(), bench_dir / "RESULTS.md")
+
+    _write_players(GENERATED / "players")
 
     screenshot = DOCS / "images" / "board.png"
     return {

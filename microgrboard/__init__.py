@@ -17,6 +17,7 @@ from microgrboard.core import (
     backward_steps,
     grad,
     is_grad_enabled,
+    linear,
     no_grad,
     topological_order,
 )
@@ -27,8 +28,10 @@ __all__ = [
     "Value",
     "backward_steps",
     "draw",
+    "play",
     "grad",
     "is_grad_enabled",
+    "linear",
     "no_grad",
     "topological_order",
     "Run",
@@ -38,6 +41,7 @@ __all__ = [
 # Names resolved on first use: (module, attribute or None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {
     "draw": ("microgrboard.drawing", "draw"),
+    "play": ("microgrboard.player", "play"),
     "Run": ("microgrboard.board.writer", "Run"),
     "nn": ("microgrboard.nn", None),
     "optim": ("microgrboard.optim", None),
@@ -46,6 +50,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "testing": ("microgrboard.testing", None),
     "examples": ("microgrboard.examples", None),
     "drawing": ("microgrboard.drawing", None),
+    "player": ("microgrboard.player", None),
     "board": ("microgrboard.board", None),
 }
 

@@ -1,22 +1,26 @@
 """The engine: scalar :class:`Value` nodes and reverse-mode differentiation.
 
 Each operation computes its forward value and records ``(parents, op)`` on the
-new node. Its *local derivative* is a small function registered right beside it
-in ``DERIVATIVES``: given the upstream gradient ``g``, the node's output and its
-inputs, it returns ``g * d(out)/d(input)`` for each input.
+new node. Right below it, one *declaration* (``@_declare``) states everything
+else about the op, once: its name, how to call it, its *local derivative* and
+the domain of each operand. The declarations fill two tables: ``OPS`` (what
+:mod:`microgrboard.testing` builds its random expressions from) and
+``DERIVATIVES`` (op name -> rule, what back-propagation looks up).
 
-Those rules are written with plain arithmetic, so the same rule runs on floats
-(the fast path of :meth:`Value.backward`) and on Values (``grad(...,
-create_graph=True)``, which builds a differentiable graph of the gradient and so
-gives second derivatives for free).
+A rule takes the upstream gradient ``g``, the node's output and its inputs, and
+returns ``g * d(out)/d(input)`` for each input. Rules are written with plain
+arithmetic, so the same rule runs on floats (the fast path of
+:meth:`Value.backward`) and on Values (``grad(..., create_graph=True)``, which
+builds a differentiable graph of the gradient and so gives second derivatives for
+free).
 
 Why no closures (micrograd keeps a ``_backward`` closure per node)? A closure
 that refers to its own node makes a reference cycle, so every node of every
 step waits for the cyclic garbage collector, which rescans them again and
 again. Plain ``__slots__`` nodes and a shared table of rules have no cycles and
-are freed the moment the last reference goes. For the same reason a node keeps its
-(at most two) inputs in two slots, ``_a`` and ``_b``, rather than in a tuple: one
-object per node instead of two halves both the memory and the collector's work.
+are freed the moment the last reference goes. A node keeps its inputs in one
+tuple (a leaf shares the empty tuple), so an op may have any number of them:
+:func:`linear` makes a whole neuron, ``w·x + b``, one node.
 """
 
 from __future__ import annotations
@@ -24,21 +28,56 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import add, attrgetter, mul
 from typing import Any, TypeAlias, Union
 
 Number: TypeAlias = int | float
 Operand: TypeAlias = Union["Value", int, float]
 
-class _Rules(dict[str, Callable[..., Any]]):
-    """op name -> local derivative rule. Unary rules: (g, out, x) -> dx.
-    Binary rules: (g, out, a, b) -> (da, db). Arguments are floats or Values.
+# --- declaring an op ------------------------------------------------------------------
 
-    A power with a constant side carries the constant in its op name ('**2' for
-    x ** 2, '2**' for 2 ** x); its rule is made from the name when looked up (the
-    last few hundred are kept), so the table does not grow with every new constant.
+# The domain of an operand: where the op is defined and differentiable. The engine
+# raises at the op outside it; test strategies sample inside it.
+REAL = "real"  # any finite number
+POSITIVE = "positive"  # > 0: log, sqrt (whose slope is infinite at 0), a power's base
+NONZERO = "nonzero"  # a divisor
+MODERATE = "moderate"  # small enough not to overflow (|x| <= 1 always is): exp, exponents
+CONSTANT = "constant"  # a plain number, not a Value: the constant side of x ** 2 or 2 ** x
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation, declared once, right below its forward method.
+
+    ``call`` applies it to its operands; ``derivative`` is its local derivative rule
+    (for a family, ``constant -> rule``); ``domain`` has one entry per operand (for a
+    variadic op, one for all); ``kinks`` are points where the derivative jumps.
+    A *family* has a constant side (``"**c"``: ``x ** 2``, ``x ** 0.5``, ... recorded
+    on nodes as ``"**2"``, ``"**0.5"``); ``constants`` maps a few example constants to
+    the domain each allows the other operand, overriding ``domain``.
+    """
+
+    name: str
+    call: Callable[..., Value]
+    derivative: Callable[..., Any]
+    domain: tuple[str, ...]
+    kinks: tuple[float, ...] = ()
+    constants: Mapping[float, str] = field(default_factory=dict)
+    variadic: bool = False  # operands are k weights, k inputs and a bias (linear)
+    text: str = ""  # how a formula writes it: "({} + {})"; "" means "name({})"
+
+
+class _Rules(dict[str, Callable[..., Any]]):
+    """op name -> local derivative rule. Unary rules: (g, out, x) -> dx. Others:
+    (g, out, *inputs) -> a share per input. Arguments are floats or Values.
+
+    A constant side of a power travels in the op name ('**2' for x ** 2, '2**' for
+    2 ** x); its rule is made from the name by the family's declaration when looked
+    up (the last few hundred are kept), so the table does not grow with each constant.
     """
 
     def __missing__(self, op: str) -> Callable[..., Any]:
@@ -48,22 +87,36 @@ class _Rules(dict[str, Callable[..., Any]]):
 @functools.lru_cache(maxsize=256)
 def _constant_power_rule(op: str) -> Callable[..., Any]:
     if op.startswith("**"):
-        return Value._d_power(float(op[2:]))
-    if op.endswith("**"):
-        return Value._d_exponential(float(op[:-2]))
-    raise KeyError(f"no derivative rule for op {op!r}")
+        family, constant = OPS["**c"], op[2:]
+    elif op.endswith("**"):
+        family, constant = OPS["c**"], op[:-2]
+    else:
+        raise KeyError(f"no derivative rule for op {op!r}")
+    rule: Callable[..., Any] = family.derivative(float(constant))
+    return rule
 
 
-# The table holds plain functions (a staticmethod object is slower to call).
+OPS: dict[str, Op] = {}
 DERIVATIVES: dict[str, Callable[..., Any]] = _Rules()
 
-_grad_enabled = True
 
+def _declare(
+    name: str,
+    call: Callable[..., Any],
+    *domain: str,
+    kinks: tuple[float, ...] = (),
+    constants: Mapping[float, str] | None = None,
+    variadic: bool = False,
+    text: str = "",
+) -> Callable[[Callable[..., Any]], Any]:
+    """Declare op ``name`` with the rule it decorates (which stays a plain function:
+    a staticmethod object is slower to call from the table)."""
 
-def _derivative(op: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(rule: Callable[..., Any]) -> Callable[..., Any]:
-        DERIVATIVES[op] = rule
-        return rule
+    def register(rule: Callable[..., Any]) -> Any:
+        OPS[name] = Op(name, call, rule, domain, kinks, constants or {}, variadic, text)
+        if not constants:  # a family's rules are made per constant, on lookup
+            DERIVATIVES[name] = rule
+        return staticmethod(rule)
 
     return register
 
@@ -74,10 +127,13 @@ def _data(x: object) -> float:
 
 
 def _as_float(data: object, what: str = "Value()") -> float:
-    if isinstance(data, numbers.Real):  # int, float, bool, Fraction, numpy scalars
+    if isinstance(data, numbers.Real):  # int, float, bool, Fraction, numpy numbers
         return float(data)
+    kind = type(data)
+    if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):  # not a Real
+        return float(bool(data))
     raise TypeError(
-        f"{what} takes a real number (int or float), got {type(data).__name__}: {data!r}"
+        f"{what} takes a real number (int or float), got {kind.__name__}: {data!r}"
     )
 
 
@@ -91,14 +147,15 @@ class Value:
     (2.2, 110.0, 200.0)
     """
 
-    __slots__ = ("data", "grad", "_a", "_b", "_op", "label", "_seen")
+    __slots__ = ("data", "grad", "_parents", "_op", "label", "_seen")
 
     def __init__(self, data: Number, label: str = "") -> None:
         """A leaf: a number the graph starts from. Ops make their nodes with :func:`_result`."""
+        if not isinstance(label, str):
+            raise TypeError(f"Value() label must be a str, got {type(label).__name__}: {label!r}")
         self.data: float = data if type(data) is float else _as_float(data)
         self.grad: float = 0.0
-        self._a: Value | None = None  # inputs in operand order: `a + a` keeps both edges
-        self._b: Value | None = None
+        self._parents: tuple[Value, ...] = ()  # operand order: `a + a` keeps both edges
         self._op = ""
         self.label = label
         self._seen: object = None
@@ -106,9 +163,7 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The Values this one was computed from, in operand order."""
-        if self._a is None:
-            return ()
-        return (self._a,) if self._b is None else (self._a, self._b)
+        return self._parents
 
     @property
     def op(self) -> str:
@@ -120,35 +175,32 @@ class Value:
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
     # --- arithmetic -----------------------------------------------------------------
-    # Each op: forward value, then the rule for its local derivative.
+    # Each op: forward value, then its declaration with the rule for its local derivative.
 
     def __add__(self, other: Operand) -> Value:
         if not isinstance(other, Value):
             other = Value(other)
-        return _result(self.data + other.data, "+", self, other)
+        return _result(self.data + other.data, "+", (self, other))
 
-    @staticmethod
-    @_derivative("+")
+    @_declare("+", __add__, REAL, REAL, text="({} + {})")
     def _d_add(g, out, a, b):
         return g, g  # an add node passes the upstream gradient to both inputs
 
     def __sub__(self, other: Operand) -> Value:
         if not isinstance(other, Value):
             other = Value(other)
-        return _result(self.data - other.data, "-", self, other)
+        return _result(self.data - other.data, "-", (self, other))
 
-    @staticmethod
-    @_derivative("-")
+    @_declare("-", __sub__, REAL, REAL, text="({} - {})")
     def _d_sub(g, out, a, b):
         return g, -g
 
     def __mul__(self, other: Operand) -> Value:
         if not isinstance(other, Value):
             other = Value(other)
-        return _result(self.data * other.data, "*", self, other)
+        return _result(self.data * other.data, "*", (self, other))
 
-    @staticmethod
-    @_derivative("*")
+    @_declare("*", __mul__, REAL, REAL, text="({} * {})")
     def _d_mul(g, out, a, b):
         return g * b, g * a  # a multiply node swaps its inputs
 
@@ -157,30 +209,44 @@ class Value:
             other = Value(other)
         if other.data == 0:
             raise ZeroDivisionError(f"division by zero: {self.data!r} / {other.data!r}")
-        return _result(self.data / other.data, "/", self, other)
+        return _result(self.data / other.data, "/", (self, other))
 
-    @staticmethod
-    @_derivative("/")
+    @_declare("/", __truediv__, REAL, NONZERO, text="({} / {})")
     def _d_div(g, out, a, b):
         return g / b, -g * out / b  # d(a/b)/db = -a/b² = -out/b
 
     def __neg__(self) -> Value:
-        return _result(-self.data, "neg", self)
+        return _result(-self.data, "neg", (self,))
 
-    @staticmethod
-    @_derivative("neg")
+    @_declare("neg", __neg__, REAL, text="-{}")
     def _d_neg(g, out, x):
         return -g
 
     def __pow__(self, exponent: Operand) -> Value:
         if isinstance(exponent, Value):
             out = _checked_pow(self.data, exponent.data)
-            return _result(out, "**", self, exponent)
+            return _result(out, "**", (self, exponent))
         exponent = _as_float(exponent)
         op = "**" + _constant_name(exponent)
-        return _result(_checked_pow(self.data, exponent), op, self)
+        return _result(_checked_pow(self.data, exponent), op, (self,))
 
-    @staticmethod
+    @_declare("**", __pow__, POSITIVE, MODERATE, text="({} ** {})")
+    def _d_pow(g, out, x, y):
+        # d(x^y)/dx = y·x^(y-1), which is 0 at x = y = 0 (as in PyTorch; x^-1 would
+        # divide by 0); d(x^y)/dy = x^y·ln x, which (as in PyTorch) is 0 where x == 0
+        # and undefined (nan) for a negative base.
+        base = _data(x)
+        if base > 0:
+            dy = g * out * (x.log() if isinstance(x, Value) else math.log(x))
+        else:
+            dy = g * 0.0 if base == 0 else g * math.nan
+        dx = g * 0.0 if base == 0 and _data(y) == 0 else g * y * x ** (y - 1)
+        return dx, dy
+
+    @_declare(
+        "**c", __pow__, REAL, CONSTANT, text="{}**{}",
+        constants={2.0: REAL, 3.0: MODERATE, -1.0: NONZERO, 1.5: POSITIVE},
+    )
     def _d_power(c: float) -> Callable[..., Any]:
         def rule(g, out, x):  # (x^c)' = c·x^(c-1); 0 for c = 0, even at x = 0
             return g * c * x ** (c - 1) if c != 0 else g * 0.0
@@ -190,9 +256,12 @@ class Value:
     def __rpow__(self, base: Number) -> Value:
         base = _as_float(base)
         op = _constant_name(base) + "**"
-        return _result(_checked_pow(base, self.data), op, self)
+        return _result(_checked_pow(base, self.data), op, (self,))
 
-    @staticmethod
+    @_declare(
+        "c**", lambda b, x: x.__rpow__(b), CONSTANT, REAL, text="{}**{}",
+        constants={2.0: MODERATE, 0.5: MODERATE},
+    )
     def _d_exponential(b: float) -> Callable[..., Any]:
         def rule(g, out, x):  # (b^x)' = b^x·ln b; 0 for b = 0 (0^x is flat for x > 0)
             if b > 0:
@@ -200,18 +269,6 @@ class Value:
             return g * 0.0 if b == 0 else g * math.nan  # a negative base: see `**`
 
         return rule
-
-    @staticmethod
-    @_derivative("**")
-    def _d_pow(g, out, x, y):
-        # d(x^y)/dx = y·x^(y-1);  d(x^y)/dy = x^y·ln x, which (as in PyTorch) is 0
-        # where x == 0 and undefined (nan) for a negative base.
-        base = _data(x)
-        if base > 0:
-            dy = g * out * (x.log() if isinstance(x, Value) else math.log(x))
-        else:
-            dy = g * 0.0 if base == 0 else g * math.nan
-        return g * y * x ** (y - 1), dy
 
     def __radd__(self, other: Number) -> Value:
         return Value(other) + self
@@ -232,82 +289,73 @@ class Value:
             out = math.exp(self.data)
         except OverflowError:
             raise OverflowError(f"exp overflows for input {self.data!r}") from None
-        return _result(out, "exp", self)
+        return _result(out, "exp", (self,))
 
-    @staticmethod
-    @_derivative("exp")
+    @_declare("exp", exp, MODERATE)
     def _d_exp(g, out, x):
         return g * out  # (e^x)' = e^x
 
     def log(self) -> Value:
         if self.data <= 0:
             raise ValueError(f"log of a non-positive number: log({self.data!r})")
-        return _result(math.log(self.data), "log", self)
+        return _result(math.log(self.data), "log", (self,))
 
-    @staticmethod
-    @_derivative("log")
+    @_declare("log", log, POSITIVE)
     def _d_log(g, out, x):
         return g / x  # (ln x)' = 1/x
 
     def sqrt(self) -> Value:
         if self.data < 0:
             raise ValueError(f"sqrt of a negative number: sqrt({self.data!r})")
-        return _result(math.sqrt(self.data), "sqrt", self)
+        return _result(math.sqrt(self.data), "sqrt", (self,))
 
-    @staticmethod
-    @_derivative("sqrt")
+    @_declare("sqrt", sqrt, POSITIVE)
     def _d_sqrt(g, out, x):
         return g / (2 * out)  # (√x)' = 1/(2√x): infinite at 0, raised as ZeroDivisionError
 
     def tanh(self) -> Value:
-        return _result(math.tanh(self.data), "tanh", self)
+        return _result(math.tanh(self.data), "tanh", (self,))
 
-    @staticmethod
-    @_derivative("tanh")
+    @_declare("tanh", tanh, REAL)
     def _d_tanh(g, out, x):
         return g * (1 - out * out)  # tanh' = 1 - tanh²
 
     def sigmoid(self) -> Value:
         x = self.data  # two forms, so that neither exp(-x) nor exp(x) can overflow
         out = 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
-        return _result(out, "sigmoid", self)
+        return _result(out, "sigmoid", (self,))
 
-    @staticmethod
-    @_derivative("sigmoid")
+    @_declare("sigmoid", sigmoid, REAL)
     def _d_sigmoid(g, out, x):
         return g * out * (1 - out)  # σ' = σ(1 - σ)
 
     def relu(self) -> Value:
-        return _result(self.data if self.data > 0 else 0.0, "relu", self)
+        return _result(0.0 if self.data <= 0 else self.data, "relu", (self,))  # nan stays nan
 
-    @staticmethod
-    @_derivative("relu")
+    @_declare("relu", relu, REAL, kinks=(0.0,))
     def _d_relu(g, out, x):
-        return g * 1.0 if _data(x) > 0 else g * 0.0  # 0 at the kink, as in PyTorch
+        return g * 0.0 if _data(x) <= 0 else g * 1.0  # 0 at the kink, as in PyTorch
 
     def abs(self) -> Value:
-        return _result(abs(self.data), "abs", self)
+        return _result(abs(self.data), "abs", (self,))
 
     __abs__ = abs
 
-    @staticmethod
-    @_derivative("abs")
+    @_declare("abs", abs, REAL, kinks=(0.0,))
     def _d_abs(g, out, x):
         return g * float((_data(x) > 0) - (_data(x) < 0))  # sign(x); 0 at the kink
 
     def sin(self) -> Value:
-        return _result(math.sin(self.data), "sin", self)
+        return _result(math.sin(_finite("sin", self.data)), "sin", (self,))
 
-    @staticmethod
-    @_derivative("sin")
+    @_declare("sin", sin, REAL)
     def _d_sin(g, out, x):
         return g * (x.cos() if isinstance(x, Value) else math.cos(x))
 
     def cos(self) -> Value:
-        return _result(math.cos(self.data), "cos", self)
+        return _result(math.cos(_finite("cos", self.data)), "cos", (self,))
 
-    @staticmethod
-    @_derivative("cos")
+    @_declare("cos", cos, REAL)
     def _d_cos(g, out, x):
         return -g * (x.sin() if isinstance(x, Value) else math.sin(x))
 
@@ -324,23 +372,29 @@ class Value:
         order = _topological_order(self, restart_intermediates=True)
         self.grad += _as_float(gradient, "backward() gradient")
         for node in reversed(order):
-            a, b = node._a, node._b
-            if a is None:  # a leaf: nothing below it
+            parents = node._parents
+            if not parents:  # a leaf: nothing below it
                 continue
             g, op = node.grad, node._op
-            # The two commonest ops are written out: their rules, without the call
-            # (a third of a training step). tests/test_testing.py checks they agree.
-            if op == "+":
+            # The commonest ops are written out: their rules, without the call (most
+            # of a training step). tests/test_testing.py checks they agree with grad().
+            if op == "linear":
+                n = len(parents) >> 1
+                for w, x in zip(parents[:n], parents[n:-1]):
+                    w.grad += g * x.data
+                    x.grad += g * w.data
+                parents[-1].grad += g
+            elif op == "+":
+                a, b = parents
                 a.grad += g
-                b.grad += g  # type: ignore[union-attr]
+                b.grad += g
             elif op == "*":
-                a.grad += g * b.data  # type: ignore[union-attr]
-                b.grad += g * a.data  # type: ignore[union-attr]
+                a, b = parents
+                a.grad += g * b.data
+                b.grad += g * a.data
             else:
-                shares = parent_shares(node, g)
-                a.grad += shares[0]
-                if b is not None:
-                    b.grad += shares[1]
+                for parent, share in zip(parents, parent_shares(node, g)):
+                    parent.grad += share
 
     def zero_grad(self) -> None:
         """Set ``.grad`` to 0 on this node and every node it was computed from."""
@@ -348,11 +402,68 @@ class Value:
             node.grad = 0.0
 
 
+# --- a neuron as one node ---------------------------------------------------------------
+
+
+def linear(weights: Sequence[Value], inputs: Sequence[Operand], bias: Value) -> Value:
+    """``w₀·x₀ + w₁·x₁ + … + b`` as ONE node (op ``"linear"``): a neuron before its
+    activation. Its parents are ``(*weights, *inputs, bias)``, in that order; its local
+    derivatives are ``xᵢ`` for ``wᵢ``, ``wᵢ`` for ``xᵢ`` and 1 for ``b``.
+
+    ``inputs`` may be plain numbers (each becomes a leaf). The sum is taken in the
+    order ``((b + w₀x₀) + w₁x₁) + …``, as the expanded graph of ``*`` and ``+`` nodes
+    computes it, so both give the same floats.
+
+    >>> w, x, b = [Value(2.0), Value(-1.0)], [Value(3.0), Value(4.0)], Value(0.5)
+    >>> y = linear(w, x, b)
+    >>> y.data, y.op, len(y.parents)
+    (2.5, 'linear', 5)
+    """
+    weights = tuple(weights)
+    values = tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
+    for what, items in (("weights", weights), ("bias", (bias,))):
+        for item in items:
+            if not isinstance(item, Value):
+                raise TypeError(f"linear() {what} must be Values, got {type(item).__name__}")
+    if len(weights) != len(values):
+        raise ValueError(f"linear() got {len(weights)} weights but {len(values)} inputs")
+    return _linear(weights, values, bias)
+
+
+def _linear(weights: Sequence[Value], inputs: Sequence[Value], bias: Value) -> Value:
+    """:func:`linear` on arguments already checked (the hot path of a network)."""
+    # reduce(add, ...) rather than sum(): sum() compensates rounding on Python >= 3.12.
+    data = functools.reduce(add, map(mul, map(_DATA, weights), map(_DATA, inputs)), bias.data)
+    return _result(data, "linear", (*weights, *inputs, bias))
+
+
+_DATA = attrgetter("data")
+
+
+def _linear_of_operands(*operands: Value) -> Value:
+    n = len(operands) // 2
+    return linear(operands[:n], operands[n : 2 * n], operands[-1])
+
+
+@_declare("linear", _linear_of_operands, REAL, variadic=True)
+def _d_linear(g, out, *operands):
+    n = len(operands) // 2  # (*weights, *inputs, bias): w_i gets g·x_i, x_i gets g·w_i
+    return (*[g * x for x in operands[n:-1]], *[g * w for w in operands[:n]], g)
+
+
+# --- building nodes ---------------------------------------------------------------------
+
+
+class _GradMode(threading.local):
+    enabled = True  # per thread, as in PyTorch: each thread starts recording
+
+
+_grad_mode = _GradMode()
 _new_node = object.__new__  # a bare instance, for _result to fill in
 
 
-def _result(data: float, op: str, a: Value, b: Value | None = None) -> Value:
-    """The node made by ``op`` from ``a`` (and ``b``), holding the float ``data``.
+def _result(data: float, op: str, parents: tuple[Value, ...]) -> Value:
+    """The node made by ``op`` from ``parents``, holding the float ``data``.
 
     It fills the slots directly rather than call ``Value()``: an op's result needs
     none of the constructor's checks, and the forward pass is ~10% faster for it.
@@ -362,11 +473,17 @@ def _result(data: float, op: str, a: Value, b: Value | None = None) -> Value:
     out.grad = 0.0
     out.label = ""
     out._seen = None
-    if _grad_enabled:
-        out._a, out._b, out._op = a, b, op
+    if _grad_mode.enabled:
+        out._parents, out._op = parents, op
     else:  # inside no_grad(): results are leaves, with no edges
-        out._a, out._b, out._op = None, None, ""
+        out._parents, out._op = (), ""
     return out
+
+
+def _finite(op: str, x: float) -> float:
+    if math.isinf(x):
+        raise ValueError(f"{op} of an infinite number: {op}({x!r})")
+    return x
 
 
 def _checked_pow(base: float, exponent: float) -> float:
@@ -388,6 +505,9 @@ def _constant_name(c: float) -> str:
     return str(int(c)) if c.is_integer() and abs(c) < 1e15 else repr(c)
 
 
+# --- differentiation --------------------------------------------------------------------
+
+
 def parent_shares(node: Value, g: Any, create_graph: bool = False) -> tuple[Any, ...]:
     """What ``node``, receiving upstream gradient ``g``, hands each of its parents:
     ``g · d node / d parent``, in operand order (``()`` for a leaf).
@@ -395,16 +515,20 @@ def parent_shares(node: Value, g: Any, create_graph: bool = False) -> tuple[Any,
     With ``create_graph`` the rule runs on the Values themselves, so the shares are
     nodes of a new graph (differentiable again); otherwise on their floats.
     """
-    a, b = node._a, node._b
-    if a is None:
+    parents = node._parents
+    if not parents:
         return ()
     rule = DERIVATIVES[node._op]
+    out: Any
+    inputs: tuple[Any, ...]
     try:
         if create_graph:
-            return (rule(g, node, a),) if b is None else tuple(rule(g, node, a, b))
-        if b is None:
-            return (rule(g, node.data, a.data),)
-        return tuple(rule(g, node.data, a.data, b.data))
+            out, inputs = node, parents
+        else:
+            out, inputs = node.data, tuple(p.data for p in parents)
+        if len(inputs) == 1:
+            return (rule(g, out, inputs[0]),)
+        return tuple(rule(g, out, *inputs))
     except ArithmeticError as error:
         raise _backward_error(node, error) from error
 
@@ -444,17 +568,16 @@ def _topological_order(root: Value, restart_intermediates: bool) -> list[Value]:
             continue
         else:
             node._seen = mark
-            a, b = node._a, node._b
             # An input already visited is already placed: one still waiting for its
             # marker would be a node that this one feeds into, which makes a cycle.
-            if (a is not None and a._seen is not mark) or (b is not None and b._seen is not mark):
+            waiting = [p for p in node._parents if p._seen is not mark]
+            if waiting:
                 stack.append(node)
                 stack.append(None)
-                if b is not None:  # pushed first, so that `a` is explored first
-                    stack.append(b)
-                stack.append(a)
+                waiting.reverse()  # so that the first input is explored first
+                stack += waiting
                 continue
-        if restart_intermediates and node._a is not None:
+        if restart_intermediates and node._parents:
             node.grad = 0.0
         order.append(node)
     return order
@@ -520,7 +643,7 @@ def grad(
             raise TypeError(f"grad() inputs must be Values, got {type(item).__name__}")
     seed = _as_float(grad_output, "grad() grad_output")
     grads: dict[Value, Value | float] = {output: Value(seed) if create_graph else seed}
-    with _grad_mode(create_graph):  # build a graph of the gradient only when asked
+    with _set_grad_enabled(create_graph):  # build a graph of the gradient only when asked
         for node in reversed(topological_order(output)):
             g = grads.get(node)
             if g is None:
@@ -543,23 +666,23 @@ def grad(
 
 
 @contextmanager
-def _grad_mode(enabled: bool) -> Iterator[None]:
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, enabled
+def _set_grad_enabled(enabled: bool) -> Iterator[None]:
+    previous, _grad_mode.enabled = _grad_mode.enabled, enabled
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _grad_mode.enabled = previous
 
 
 def no_grad() -> AbstractContextManager[None]:
     """Inside ``with no_grad():`` operations record no graph: results are leaves.
 
-    Use it for parameter updates and evaluation, where no gradient is wanted.
+    Use it for parameter updates and evaluation, where no gradient is wanted. Grad
+    mode belongs to the thread, as in PyTorch: another thread keeps recording.
     """
-    return _grad_mode(False)
+    return _set_grad_enabled(False)
 
 
 def is_grad_enabled() -> bool:
-    """False inside :func:`no_grad`."""
-    return _grad_enabled
+    """False inside :func:`no_grad` (in this thread)."""
+    return _grad_mode.enabled

@@ -19,13 +19,27 @@ Rendering uses the system ``dot`` program when it is on PATH, else the Graphviz
 libraries bundled in the ``pygraphviz`` wheel, so a fresh ``pip install`` draws
 with no system Graphviz.
 
-Ids in the DOT and in the rendered SVG (what the board's JavaScript looks up to
-update numbers without a new layout). ``{id}`` is the snapshot node id:
+Big graphs are laid out in seconds or folded, never a call that blocks for minutes:
+past ``max_nodes`` drawn nodes a graph built by ``microgrboard.nn`` is folded into one
+box per neuron call (then per layer), and anything still too big into a *summary*: the
+values nearest the output, drawn as usual, and one box (``⋯``) standing for the rest,
+saying what it holds and how to expand it (:attr:`Drawing.folded` says the same in
+words). Graphviz runs in a child process under ``time_limit`` seconds
+(:mod:`microgrboard.layout`); a layout that runs out of time is replaced by that
+summary. Bigger graphs get faster Graphviz settings (straight edges, bounded
+crossing-minimisation and network-simplex passes): see ``benchmarks/bench_drawing.py``.
+
+An ``nn`` Module (``draw(model)``, ``draw(model, x=[...])``) is drawn as a network
+instead: see :mod:`microgrboard.network`.
+
+Ids in the DOT and in the rendered SVG (what the board's JavaScript and the player
+look up to update numbers without a new layout). ``{id}`` is the snapshot node id:
 
 * ``n{id}``: the value node (DOT name and ``id`` attribute; SVG ``<g id="n{id}"
-  class="node">``). A collapsed group with a single output (e.g. one neuron)
-  carries its output's id; a group with several outputs is ``g{k}``.
-* ``n{id}_op``: the small operation circle of the record style.
+  class="node">``). In the record style the operation that made the value is the
+  node's first cell (before 0.2 it was a separate circle ``n{id}_op``, with an edge
+  ``n{id}_op-n{id}``; both are gone). A collapsed group with a single output (e.g.
+  one neuron) carries its output's id; a group with several outputs is ``g{k}``.
 * ``n{id}_out``: the book style's end point after the root.
 * record style cells: ``n{id}-data`` and ``n{id}-grad`` (DOT ``ID`` of the table
   cells). Graphviz writes a cell's id into SVG only for a cell with a tooltip, and
@@ -37,6 +51,8 @@ update numbers without a new layout). ``{id}`` is the snapshot node id:
 * ``n{root}-seed``: the book style's edge after the root (cells
   ``a_n{root}-seed-data``/``-grad``).
 * ``cluster_{k}``: a group's box when groups are drawn expanded (``collapse=False``).
+* a folded summary keeps these ids for the values it draws; its ``⋯`` box is
+  ``folded`` and the edges out of it ``folded-{child}``.
 """
 
 from __future__ import annotations
@@ -44,14 +60,22 @@ from __future__ import annotations
 import html
 import math
 import re
-import shutil
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from microgrboard.core import Value
+from microgrboard.layout import (
+    DEFAULT_TIME_LIMIT,
+    LayoutTimeout,
+    Program,
+    Renderer,
+    RenderError,
+    run_graphviz,
+)
 from microgrboard.snapshot import (
     EdgeRecord,
     NodeRecord,
@@ -62,33 +86,31 @@ from microgrboard.snapshot import (
 )
 
 if TYPE_CHECKING:
-    import argparse
+    from microgrboard.nn import Module
 
 Style = Literal["record", "book"]
-Renderer = Literal["auto", "dot", "pygraphviz"]
 GroupSpec = str | None | Callable[[NodeRecord], str | None]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
-DEFAULT_MAX_NODES = 1000
-INSTALL_HINT = (
-    "install pygraphviz (`pip install pygraphviz`: its wheels bundle Graphviz) or the "
-    "Graphviz programs (https://graphviz.org/download/, e.g. `apt install graphviz`, "
-    "`brew install graphviz`)"
-)
+# Drawn nodes laid out in well under 5 s on a 2-core machine with the settings of
+# _layout_attributes (measured by benchmarks/bench_drawing.py); past it, fold.
+DEFAULT_MAX_NODES = 5000
+SUMMARY_NODES = 60  # values a folded summary draws around the output
+SUMMARY_TIME_LIMIT = 20.0  # the summary is small: it always gets this long
+LABEL_LIMIT = 200  # characters of a label drawn; Graphviz refuses HTML labels over 16 KB
 
 _FONT = "Helvetica,Arial,sans-serif"
 _HIGHLIGHT = "#ffd966"  # the node being processed at a backward step
 _HANDED = "#cc0000"  # gradients (book style) and the edges just handed back
 _UNKNOWN = "gray55"  # gradients not computed yet at a backward step
-_OP_SYMBOLS = {"*": "×", "/": "÷", "-": "−", "neg": "−x"}
-
-
-class RenderError(RuntimeError):
-    """The DOT source could not be turned into a picture (no Graphviz, or it failed)."""
+_OP_FILL = "#eeeeee"  # the record style's operation cell
+# How each operation is written in a drawing (anything else: its name).
+_OP_SYMBOLS = {"*": "×", "/": "÷", "-": "−", "neg": "−x", "linear": "Σ w·x + b"}
 
 
 class GraphTooLargeError(ValueError):
-    """The drawing has more nodes than ``max_nodes``: layout would take too long."""
+    """Kept for callers that catch it: :func:`draw` no longer raises it, it folds a graph
+    bigger than ``max_nodes`` into a summary instead (see :attr:`Drawing.folded`)."""
 
 
 # --- text -------------------------------------------------------------------------------
@@ -106,12 +128,19 @@ def _escape_char(match: re.Match[str]) -> str:
     return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
-def html_text(text: str) -> str:
+def html_text(text: str, limit: int | None = LABEL_LIMIT) -> str:
     r"""``text`` as content of a Graphviz HTML-like label: shown literally, newlines kept.
+
+    Past ``limit`` characters it is cut, saying how much was left out (a label over
+    16 KB is an error in Graphviz, and no one reads one past a line or two).
 
     >>> html_text('a<b> & "c"\n한글 \\N')
     'a&lt;b&gt; &amp; &quot;c&quot;<br/>한글 \\\\N'
+    >>> html_text("x" * 500, limit=8)
+    'xxxxxxxx… (+492 characters)'
     """
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}… (+{len(text) - limit:,} characters)"
     lines = _LINE_BREAK.split(text)
     # Graphviz expands \N, \G, \l... even in HTML-like labels (and after entities):
     # a doubled backslash is its only literal form.
@@ -274,11 +303,11 @@ def _cell(cell_id: str, text: str, tooltip: str, color: str | None = None,
 
 
 def _record_label(dot_id: str, title: str, node_id: int, opts: _Options,
-                  extra: str = "", fill: str | None = None) -> str:
+                  op: str = "", fill: str | None = None) -> str:
     data = opts.data[node_id]
-    cells = [f"<TD>{title}</TD>"] if title else []
-    if extra:
-        cells.append(f"<TD>{extra}</TD>")
+    cells = [f'<TD BGCOLOR="{_OP_FILL}"><B>{op}</B></TD>'] if op else []
+    if title:
+        cells.append(f"<TD>{title}</TD>")
     cells.append(_cell(f"{dot_id}-data", f"data {opts.number(data)}", "data"))
     if opts.grad:
         grad = opts.grads[node_id]
@@ -293,8 +322,12 @@ def _record_label(dot_id: str, title: str, node_id: int, opts: _Options,
             f"<TR>{''.join(cells)}</TR></TABLE>>")
 
 
-def _edge_label(edge_id: str, data: float, share: float | None, opts: _Options) -> str:
-    rows = [f"<TR>{_cell(f'{edge_id}-data', opts.number(data), 'forward value')}</TR>"]
+def _edge_label(edge_id: str, data: float, share: float | None, opts: _Options,
+                name: str = "") -> str:
+    # The value's name (when its node is an operation circle) sits above the numbers
+    # on the arrow: an xlabel beside the circle would be placed over edges.
+    rows = [f'<TR><TD><FONT POINT-SIZE="8" COLOR="gray40">{name}</FONT></TD></TR>'] if name else []
+    rows.append(f"<TR>{_cell(f'{edge_id}-data', opts.number(data), 'forward value')}</TR>")
     if opts.grad:
         if share is None:
             cell = _cell(f"{edge_id}-grad", "?", "gradient (not computed yet)", _UNKNOWN)
@@ -353,24 +386,95 @@ def _units(index: _Index, grouping: _Grouping,
     return units, unit_of
 
 
-def _node_count(units: list[_Unit], index: _Index, style: Style, collapse: bool) -> int:
+def _node_count(units: list[_Unit], style: Style) -> int:
     """How many DOT nodes :func:`_build` will emit for ``units`` (what max_nodes limits)."""
-    count = 1 if style == "book" else 0  # the book style's end point after the root
-    for unit in units:
-        single = unit.key is None or not collapse
-        # A value in the record style: its box, and a circle for the op that made it.
-        count += 2 if single and style == "record" and index.nodes[unit.members[0]]["op"] else 1
-    return count
+    return len(units) + (1 if style == "book" else 0)  # + the book style's end point
+
+
+@dataclass
+class _Folded:
+    """The values a summary leaves out, drawn as one box."""
+
+    members: list[int]
+    into: dict[int, int]  # drawn child -> how many of its operands are folded
+    total: int  # values in the whole graph
+
+
+def _fold_far_values(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit],
+                     keep: int) -> tuple[list[_Unit], dict[int, _Unit], _Folded]:
+    """Keep the ``keep`` units nearest the root (breadth first towards the inputs)."""
+    root_unit = unit_of[index.snap["root"]]
+    kept_ids = {id(root_unit)}
+    queue = [root_unit]
+    for unit in queue:
+        if len(kept_ids) >= keep:
+            break
+        for member in unit.members:
+            for edge in index.edges_into[member]:
+                parent = unit_of.get(edge["parent"])
+                if parent is not None and id(parent) not in kept_ids and len(kept_ids) < keep:
+                    kept_ids.add(id(parent))
+                    queue.append(parent)
+    kept = [u for u in units if id(u) in kept_ids]
+    kept_of = {i: u for i, u in unit_of.items() if id(u) in kept_ids}
+    folded = [n["id"] for n in index.nodes if n["id"] not in kept_of]
+    into: dict[int, int] = {}
+    for unit in kept:
+        for member in unit.members:
+            outside = sum(1 for e in index.edges_into[member] if e["parent"] not in kept_of
+                          and e["parent"] in unit_of)
+            if outside:
+                into[member] = into.get(member, 0) + outside
+    return kept, kept_of, _Folded(folded, into, len(index.nodes))
+
+
+def _folded_label(index: _Index, folded: _Folded) -> str:
+    nodes = index.nodes
+    ops = Counter(_OP_SYMBOLS.get(nodes[i]["op"], nodes[i]["op"]) or "input/constant"
+                  for i in folded.members)
+    kinds = ", ".join(f"{count:,} {op}" for op, count in ops.most_common(4))
+    if len(ops) > 4:
+        kinds += ", …"
+    named = [nodes[i]["label"] for i in folded.members if not nodes[i]["op"] and nodes[i]["label"]]
+    lines = [f"<B>⋯ {len(folded.members):,} more values</B>", html_text(kinds)]
+    if named:
+        more = f" (+{len(named) - 4:,})" if len(named) > 4 else ""
+        lines.append(html_text(f"inputs: {', '.join(named[:4])}{more}", limit=80))
+    lines.append('<FONT POINT-SIZE="9">draw(..., max_nodes=None) draws them all</FONT>')
+    return f"<{'<BR/>'.join(lines)}>"
+
+
+def _layout_attributes(count: int) -> dict[str, str]:
+    """Graphviz settings by drawing size (nodes), chosen with benchmarks/bench_drawing.py.
+
+    Small drawings keep Graphviz's defaults (curved edges, its best crossing
+    minimisation). Past that, the time goes into crossing minimisation (``mclimit``)
+    and the network-simplex passes that place nodes (``nslimit``, ``nslimit1``), and
+    into routing curved edges: bounding them and drawing straight edges keeps a
+    5,000-node layout within a few seconds, where the defaults take minutes.
+    """
+    if count <= 150:
+        return {}
+    if count <= 600:
+        return {"nslimit": "2", "nslimit1": "2", "mclimit": "0.5"}
+    return {"nslimit": "0.2", "nslimit1": "0.2", "mclimit": "0.05", "splines": "line",
+            "remincross": "false", "searchsize": "10"}
 
 
 def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
-           rankdir: str, units: list[_Unit], unit_of: dict[int, _Unit]) -> str:
+           rankdir: str, units: list[_Unit], unit_of: dict[int, _Unit],
+           folded: _Folded | None = None, title: str = "") -> str:
     import graphviz
 
     snap, nodes = index.snap, index.nodes
+    count_expected = _node_count(units, opts.style) + (1 if folded else 0)
+    graph_attr = {"rankdir": rankdir, "fontname": _FONT, "bgcolor": "white",
+                  **_layout_attributes(count_expected)}
+    if title:
+        graph_attr.update(label=f"<{title}>", labelloc="t", labeljust="l", fontsize="11")
     graph = graphviz.Digraph(
         "G",
-        graph_attr={"rankdir": rankdir, "fontname": _FONT, "bgcolor": "white"},
+        graph_attr=graph_attr,
         node_attr={"fontname": _FONT, "fontsize": "11"},
         edge_attr={"fontname": _FONT, "fontsize": "10", "arrowsize": "0.7"},
     )
@@ -397,17 +501,17 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
     for unit in units:
         current = opts.current in unit.members
         if unit.key is not None and collapse:
-            title = f"<B>{html_text(unit.key)}</B>"
+            title_text = f"<B>{html_text(unit.key)}</B>"
             fill = _HIGHLIGHT if current else "#dde8f5"
             if len(unit.outputs) == 1:
                 out = unit.outputs[0]
                 op = nodes[out]["op"]
                 if opts.style == "record":
-                    label = _record_label(unit.dot_id, title, out, opts, _op_text(op), fill)
+                    label = _record_label(unit.dot_id, title_text, out, opts, _op_text(op), fill)
                 else:
-                    label = f"<{title}<BR/>{_op_text(op)}>"
+                    label = f"<{title_text}<BR/>{_op_text(op)}>"
             else:
-                label = f"<{title}<BR/>{len(unit.outputs)} outputs>"
+                label = f"<{title_text}<BR/>{len(unit.outputs)} outputs>"
             shape = "plain" if opts.style == "record" and len(unit.outputs) == 1 else "box"
             attrs: dict[str, str] = {"shape": shape, "label": label}
             if shape == "box":
@@ -418,18 +522,13 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         node = nodes[i]
         key = grouping.member.get(i) if not collapse else None
         if opts.style == "record":
-            title = html_text(node["label"])
             emit(key, unit.dot_id, shape="plain", label=_record_label(
-                unit.dot_id, title, i, opts, fill=_HIGHLIGHT if current else None))
-            if node["op"]:
-                emit(key, f"n{i}_op", shape="circle", width="0.3", margin="0.02",
-                     label=f"<{_op_text(node['op'])}>",
-                     **({"style": "filled", "fillcolor": _HIGHLIGHT} if current else {}))
+                unit.dot_id, html_text(node["label"]), i, opts, _op_text(node["op"]),
+                fill=_HIGHLIGHT if current else None))
         elif node["op"]:
-            attrs = {"shape": "circle", "label": f"<{_op_text(node['op'])}>"}
-            if node["label"]:
-                name = html_text(node["label"])
-                attrs["xlabel"] = f'<<FONT POINT-SIZE="9" COLOR="gray40">{name}</FONT>>'
+            symbol = _OP_SYMBOLS.get(node["op"], node["op"])
+            attrs = {"shape": "circle" if len(symbol) <= 4 else "ellipse",
+                     "label": f"<{_op_text(node['op'])}>"}
             if current:
                 attrs.update(style="filled", fillcolor=_HIGHLIGHT)
             emit(key, unit.dot_id, **attrs)
@@ -440,6 +539,15 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                 attrs.update(style="filled", fillcolor=_HIGHLIGHT)
             emit(key, unit.dot_id, **attrs)
 
+    if folded is not None:
+        emit(None, "folded", shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3",
+             label=_folded_label(index, folded))
+        for child, operands in folded.into.items():
+            attrs = {"id": f"folded-{child}", "style": "dashed", "color": "gray50"}
+            if operands > 1:
+                attrs["label"] = f"{operands} operands"
+            graph.edge("folded", unit_of[child].dot_id, **attrs)
+
     # Edges: a value travels from its node (or group) to the consumer (or its group).
     drawn: set[tuple[Any, ...]] = set()
     for child in nodes:
@@ -447,10 +555,6 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         if c not in unit_of:
             continue
         target = unit_of[c]
-        into_op = opts.style == "record" and target.key is None and bool(child["op"])
-        head = f"n{c}_op" if into_op else target.dot_id
-        if into_op:
-            graph.edge(f"n{c}_op", target.dot_id, id=f"n{c}_op-n{c}")
         for k, edge in enumerate(index.edges_into[c]):
             p = edge["parent"]
             source = unit_of.get(p)
@@ -473,8 +577,10 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             if handed and opts.grad:
                 attrs.update(color=_HANDED, penwidth="2")
             if opts.style == "book":
-                attrs["label"] = _edge_label(edge_id, nodes[p]["data"], share, opts)
-            graph.edge(source.dot_id, head, **attrs)
+                parent = nodes[p]
+                name = html_text(parent["label"]) if parent["op"] and source.key is None else ""
+                attrs["label"] = _edge_label(edge_id, parent["data"], share, opts, name)
+            graph.edge(source.dot_id, target.dot_id, **attrs)
     if opts.style == "book":  # the root's value leaves the picture on a last arrow
         root = snap["root"]
         seed_id = f"n{root}-seed"
@@ -485,7 +591,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
 
     for cluster_graph in clusters.values():
         graph.subgraph(cluster_graph)
-    assert count == _node_count(units, index, opts.style, collapse), "node count out of step"
+    assert count == count_expected, "node count out of step"
     return str(graph.source)
 
 
@@ -497,54 +603,64 @@ def _edges_from(index: _Index, parent: int) -> Iterable[EdgeRecord]:
 # --- rendering --------------------------------------------------------------------------
 
 
-def render(source: str, format: str, renderer: Renderer = "auto") -> bytes:
+def render(source: str, format: str, renderer: Renderer = "auto",
+           time_limit: float | None = DEFAULT_TIME_LIMIT) -> bytes:
     """DOT ``source`` rendered to ``format`` (svg, png, pdf) with Graphviz's ``dot`` layout.
 
     ``renderer="auto"`` uses the ``dot`` program when it is on PATH, else pygraphviz's
-    bundled Graphviz libraries.
+    bundled Graphviz libraries. Raises :class:`~microgrboard.layout.LayoutTimeout`
+    past ``time_limit`` seconds.
     """
-    if renderer == "auto":
-        renderer = "dot" if shutil.which("dot") else "pygraphviz"
-    if renderer == "dot":
-        import graphviz
-
-        try:
-            output: bytes = graphviz.Source(source).pipe(format=format)
-        except graphviz.ExecutableNotFound:
-            raise RenderError(f"Graphviz's `dot` program is not on PATH; {INSTALL_HINT}") from None
-        except graphviz.CalledProcessError as error:
-            raise RenderError(f"Graphviz `dot` failed: {error.stderr!r}") from error
-        return output
-    if renderer == "pygraphviz":
-        try:
-            import pygraphviz
-        except ImportError as error:
-            raise RenderError(
-                "cannot draw: no Graphviz `dot` program on PATH and pygraphviz is not "
-                f"importable ({error}); {INSTALL_HINT}"
-            ) from None
-        try:
-            output = pygraphviz.AGraph(string=source).draw(format=format, prog="dot")
-        except (ValueError, pygraphviz.DotError) as error:
-            raise RenderError(f"pygraphviz could not render {format}: {error}") from error
-        return output
-    raise ValueError(f"renderer must be 'auto', 'dot' or 'pygraphviz', got {renderer!r}")
+    return run_graphviz(source, format, renderer=renderer, time_limit=time_limit).output
 
 
 class Drawing:
-    """A drawn graph: ``.source`` (DOT), ``.svg()``, ``.save(path)``; shows itself in Jupyter."""
+    """A drawn graph: ``.source`` (DOT), ``.svg()``, ``.save(path)``; shows itself in Jupyter.
 
-    def __init__(self, source: str, *, renderer: Renderer = "auto", node_count: int = 0) -> None:
+    ``folded`` says, in words, what was folded to keep the layout fast (None: nothing).
+    If Graphviz runs out of ``time_limit`` the drawing becomes its summary (``source``
+    and ``folded`` change to say so). ``messages`` holds what Graphviz printed during
+    the last layout (never shown to the user), ``layout_seconds`` how long it took.
+    """
+
+    def __init__(self, source: str, *, renderer: Renderer = "auto", node_count: int = 0,
+                 time_limit: float | None = DEFAULT_TIME_LIMIT, folded: str | None = None,
+                 program: Program = "dot",
+                 fallback: Callable[[str], Drawing] | None = None) -> None:
         self.source = source
         self.renderer: Renderer = renderer
         self.node_count = node_count
+        self.time_limit = time_limit
+        self.folded = folded
+        self.program: Program = program
+        self.messages: list[str] = []
+        self.layout_seconds: float | None = None
+        self._fallback = fallback
         self._svg: str | None = None
 
     def pipe(self, format: str) -> bytes:
         """The picture as bytes in ``format``: svg, png, pdf or dot."""
         if format == "dot":
             return self.source.encode("utf-8")
-        return render(self.source, format, self.renderer)
+        try:
+            rendered = run_graphviz(self.source, format, renderer=self.renderer,
+                                    program=self.program, time_limit=self.time_limit)
+        except LayoutTimeout as timeout:
+            if self._fallback is None:
+                raise
+            self._become(self._fallback(
+                f"Graphviz did not lay out all {self.node_count:,} nodes within "
+                f"time_limit={timeout.seconds:g} s"))
+            rendered = run_graphviz(self.source, format, renderer=self.renderer,
+                                    program=self.program, time_limit=self.time_limit)
+        self.messages, self.layout_seconds = rendered.messages, rendered.seconds
+        return rendered.output
+
+    def _become(self, summary: Drawing) -> None:
+        self.source, self.folded = summary.source, summary.folded
+        self.node_count = summary.node_count
+        self.time_limit = max(self.time_limit or 0.0, SUMMARY_TIME_LIMIT)
+        self._fallback = None
 
     def svg(self) -> str:
         """The picture as SVG text (computed once)."""
@@ -570,16 +686,28 @@ class Drawing:
         return {"image/svg+xml": self.svg()}
 
     def __repr__(self) -> str:
-        return f"<Drawing: {self.node_count} nodes, {len(self.source)} characters of DOT>"
+        folded = ", folded" if self.folded else ""
+        return f"<Drawing: {self.node_count} nodes{folded}, {len(self.source)} characters of DOT>"
 
 
 # --- the public entry points --------------------------------------------------------------
 
 
+def describe_input(thing: object) -> str:
+    """``thing``'s type and a short repr, for error messages."""
+    try:
+        text = repr(thing)
+    except Exception:  # a broken __repr__ must not hide the real error
+        text = "<unprintable>"
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(thing).__name__} {text}"
+
+
 def draw(
-    graph: Value | Snapshot,
+    graph: Value | Snapshot | Module,
     *,
-    grad: bool = True,
+    grad: bool | None = None,
     style: Style = "record",
     rankdir: str = "LR",
     precision: int = 4,
@@ -588,10 +716,12 @@ def draw(
     collapse: bool = True,
     max_nodes: int | None = DEFAULT_MAX_NODES,
     renderer: Renderer = "auto",
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
+    x: Any = None,
 ) -> Drawing:
     """Draw the graph below ``graph`` (a Value, or a snapshot dict) with data and gradients.
 
-    - ``grad``: show gradients (False: forward values only).
+    - ``grad``: show gradients (default) or, False, forward values only.
     - ``style``: ``"record"`` (micrograd boxes) or ``"book"`` (values on the arrows).
     - ``precision``: significant digits of every number.
     - ``step``: show the backward pass after step ``step`` (0 = the root's): the node
@@ -600,8 +730,16 @@ def draw(
       a function ``node_record -> str | None`` naming each node's scope, or None.
       ``"auto"`` (default) means ``"neuron"`` for an nn graph, else None.
     - ``collapse``: fold each group into one node (default) or draw it as a cluster.
-    - ``max_nodes``: refuse to lay out a bigger drawing (None: no limit).
+    - ``max_nodes``: past this many drawn nodes, fold: an nn graph per neuron call,
+      then per layer; anything still bigger into a summary of the values nearest the
+      output (:attr:`Drawing.folded` says what was folded). None: never fold.
     - ``renderer``: ``"auto"``, ``"dot"`` (the program) or ``"pygraphviz"``.
+    - ``time_limit``: seconds Graphviz may take (None: no limit); a layout that runs
+      out of time is replaced by the folded summary.
+
+    ``graph`` may also be an ``nn`` Module (``MLP``, ``Layer``, ``Neuron``): it is then
+    drawn as a network (:func:`microgrboard.network.draw_network`; ``x`` = an input
+    to show the activations for, ``grad=True`` colours edges by gradient).
 
     >>> from microgrboard import Value
     >>> x = Value(3.0, "x"); y = x * x; z = y + 1; z.backward()
@@ -610,16 +748,37 @@ def draw(
     >>> draw(z, step=3).source.count("grad ?")  # the last step: every gradient is known
     0
     """
+    from microgrboard.nn import Module
+
+    if isinstance(graph, Module):
+        from microgrboard.network import draw_network
+
+        return draw_network(graph, x=x, grad=bool(grad), precision=precision,
+                            renderer=renderer, time_limit=time_limit)
+    if not isinstance(graph, (Value, Mapping)):
+        raise TypeError("draw() takes a Value, a snapshot dict or an nn Module (MLP, Layer, "
+                        f"Neuron); got {describe_input(graph)}")
+    if x is not None:
+        raise ValueError("x= is an input for a Module's network view; a graph carries its "
+                         "own values (got x for a "
+                         f"{type(graph).__name__})")
     snap = as_snapshot(graph)  # a dict may have come from a store, through JSON
+    show_grad = True if grad is None else bool(grad)
     if style not in ("record", "book"):
         raise ValueError(f"style must be 'record' or 'book', got {style!r}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
     if isinstance(precision, bool) or not isinstance(precision, int) or precision < 1:
         raise ValueError(f"precision must be a positive int, got {precision!r}")
+    if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int)
+                                  or max_nodes < 1):
+        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds or None, "
+                         f"got {time_limit!r}")
     index = _Index.of(snap)
     if step is not None:
-        if not grad:
+        if not show_grad:
             raise ValueError("step= shows gradients; it cannot be combined with grad=False")
         grads = grads_at_step(snap, step)
         order = backward_order(snap)
@@ -627,46 +786,47 @@ def draw(
     else:
         grads = {n["id"]: n["grad"] for n in snap["nodes"]}
         processed, current = {n["id"] for n in snap["nodes"]}, None
-    grouping = _grouping(index, group)
     data = {n["id"]: n["data"] for n in snap["nodes"]}
-    opts = _Options(style, grad, precision, data, grads, processed, current)
-    collapse = collapse and bool(grouping.member)
-    units, unit_of = _units(index, grouping, collapse)
+    opts = _Options(style, show_grad, precision, data, grads, processed, current)
+
+    def layout(spec: GroupSpec, fold: bool) -> tuple[_Grouping, bool, list[_Unit],
+                                                      dict[int, _Unit], int]:
+        grouping = _grouping(index, spec)
+        folding = fold and bool(grouping.member)
+        units, unit_of = _units(index, grouping, folding)
+        return grouping, folding, units, unit_of, _node_count(units, style)
+
     # Count before building: building the DOT of a huge graph is itself slow.
-    count = _node_count(units, index, style, collapse)
+    grouping, folding, units, unit_of, count = layout(group, collapse)
+    notes: list[str] = []
+    if max_nodes is not None and count > max_nodes and grouping.from_nn:
+        for coarser in ("neuron", "layer"):
+            if group == coarser or (group == "auto" and coarser == "neuron" and collapse):
+                continue  # already drawn this way
+            grouping, folding, units, unit_of, count = layout(coarser, True)
+            notes = [f"folded one box per {coarser} call (group={coarser!r}); "
+                     "draw(..., group=None, max_nodes=None) draws every value"]
+            if count <= max_nodes:
+                break
+
+    def summary(reason: str) -> Drawing:
+        kept, kept_of, folded = _fold_far_values(index, units, unit_of, SUMMARY_NODES)
+        text = (f"{reason}: drawn are the {len(kept_of):,} values nearest the output of "
+                f"{folded.total:,}; the box ⋯ stands for the other {len(folded.members):,}. "
+                "draw(..., max_nodes=None) draws them all (it may take minutes), "
+                "draw(v) draws the graph below a value v")
+        title = html_text(f"{reason}: the {len(kept_of):,} values nearest the output of "
+                          f"{folded.total:,} are drawn", limit=None)
+        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, folded, title)
+        return Drawing(source, renderer=renderer, node_count=_node_count(kept, style) + 1,
+                       time_limit=max(time_limit or 0.0, SUMMARY_TIME_LIMIT), folded=text)
+
     if max_nodes is not None and count > max_nodes:
-        hint = ("group='neuron' (one box per neuron) or group='layer'" if grouping.from_nn
-                else "group=<function of a node record returning its scope name>")
-        raise GraphTooLargeError(
-            f"this drawing has {count} nodes, more than max_nodes={max_nodes}; Graphviz's "
-            f"layout time grows steeply with size (seconds to minutes past a few thousand "
-            f"nodes) and cannot be interrupted. Draw it with {hint}, or pass a larger "
-            f"max_nodes (or None) to wait."
-        )
-    source = _build(index, grouping, opts, collapse, rankdir, units, unit_of)
-    return Drawing(source, renderer=renderer, node_count=count)
+        return summary(f"{count:,} nodes are more than max_nodes={max_nodes:,}")
+    source = _build(index, grouping, opts, folding, rankdir, units, unit_of)
+    return Drawing(source, renderer=renderer, node_count=count, time_limit=time_limit,
+                   folded="; ".join(notes) or None, fallback=summary)
 
 
-def draw_example(args: argparse.Namespace) -> int:
-    """``microgrboard draw EXAMPLE -o PATH [--style] [--no-grad]``: returns the exit code."""
-    import sys
-
-    from microgrboard.examples import EXAMPLES
-
-    output = Path(args.output)
-    if output.suffix.lower() not in FORMATS:
-        print(f"microgrboard draw: cannot write {str(output)!r}: unsupported suffix "
-              f"{output.suffix!r}; use one of {', '.join(FORMATS)}", file=sys.stderr)
-        return 2
-    example = EXAMPLES[args.example]()
-    try:
-        draw(example.output, style=args.style, grad=not args.no_grad).save(output)
-    except (RenderError, OSError) as error:
-        print(f"microgrboard draw: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {output}")
-    return 0
-
-
-__all__ = ["Drawing", "GraphTooLargeError", "RenderError", "draw", "draw_example",
-           "format_number", "html_text", "render"]
+__all__ = ["DEFAULT_MAX_NODES", "Drawing", "GraphTooLargeError", "LayoutTimeout", "RenderError",
+           "describe_input", "draw", "format_number", "html_text", "render"]

@@ -1,5 +1,21 @@
 """Neural networks from Values: Module, Neuron, Layer, MLP (in micrograd's spirit).
 
+A neuron is ONE node of the graph by default: ``activation(linear(w, x, b))``, where
+:func:`~microgrboard.core.linear` computes ``w·x + b`` and knows its own local
+derivatives. For teaching, ``expand=True`` (on Neuron, Layer and MLP) builds the same
+neuron out of single ``*`` and ``+`` nodes instead; both give the same numbers, the
+expanded graph is just larger (2n + 1 nodes per neuron of n inputs) and slower.
+
+A module called on plain numbers turns each input into one leaf, labelled ``x0``,
+``x1``, ..., once per call: every neuron reads the same leaves, so after
+``backward()`` each holds the whole gradient with respect to its input. Inputs that
+are Values already are used as they are.
+
+Weights are drawn from a seeded generator by ``init``: ``"uniform"`` (from [-1, 1],
+micrograd's choice and the default), ``"he"`` (normal, σ = √(2/n), for relu),
+``"xavier"`` (normal, σ = √(1/n), for tanh and sigmoid; n = inputs per neuron, as in
+the book's chapter 6) or a positive number, the σ of a normal; biases start at 0.
+
 Every parameter of an MLP is named by its place (``"L0.N3.w1"``: layer 0, neuron 3,
 weight 1); the name is its key in ``state_dict()`` and, to start with, its label.
 Every neuron's output is labelled with the neuron's name (``"L0.N3"``), so a drawing
@@ -13,6 +29,7 @@ in PyTorch, and named by attribute path (``"encoder.L0.N3.w1"``).
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import random
 from collections.abc import Iterator, Sequence
@@ -20,12 +37,14 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from microgrboard.core import Value
+from microgrboard.core import Value, _linear
 
 Input: TypeAlias = Value | int | float
 Seed: TypeAlias = int | random.Random | None
+Init: TypeAlias = str | float
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+INITS = ("uniform", "he", "xavier")
 STATE_FORMAT = "microgrboard.state_dict"
 
 
@@ -33,13 +52,40 @@ def _rng(seed: Seed) -> random.Random:
     return seed if isinstance(seed, random.Random) else random.Random(seed)
 
 
-def _check_inputs(module: Neuron | Layer | MLP, x: Sequence[Input]) -> None:
+def _check_init(init: object) -> Init:
+    if isinstance(init, str) and init in INITS:
+        return init
+    if (
+        not isinstance(init, (str, bool))
+        and isinstance(init, numbers.Real)
+        and 0 < float(init) < math.inf
+    ):
+        return float(init)
+    raise ValueError(
+        f"init must be one of {INITS} or a positive standard deviation, got {init!r}"
+    )
+
+
+def _initial_weights(init: Init, nin: int, rng: random.Random) -> list[float]:
+    if init == "uniform":
+        return [rng.uniform(-1, 1) for _ in range(nin)]
+    # A number is σ itself; he: σ² = 2/n, xavier: σ² = 1/n (n = inputs per neuron).
+    std = init if isinstance(init, float) else math.sqrt((2 if init == "he" else 1) / nin)
+    return [rng.gauss(0.0, std) for _ in range(nin)]
+
+
+def _inputs(module: Neuron | Layer | MLP, x: Sequence[Input]) -> list[Value]:
+    """``x`` checked, each plain number made into one leaf labelled ``x{i}``."""
     kind, nin = type(module).__name__, module.nin
     name = "" if isinstance(module, MLP) else f" {module.name}"
     if isinstance(x, (Value, int, float)) or not hasattr(x, "__len__"):
         raise TypeError(f"{kind}{name} expects a sequence of {nin} inputs, got {type(x).__name__}")
     if len(x) != nin:
         raise ValueError(f"{kind}{name} expected {nin} inputs, got {len(x)}")
+    try:
+        return [xi if isinstance(xi, Value) else Value(xi, f"x{i}") for i, xi in enumerate(x)]
+    except TypeError as error:
+        raise TypeError(f"{kind}{name} inputs must be numbers or Values: {error}") from None
 
 
 class Module:
@@ -126,27 +172,43 @@ class Module:
 
 
 class Neuron(Module):
-    """``activation(w · x + b)`` with weights drawn uniformly from [-1, 1] and b = 0."""
+    """``activation(w · x + b)``: one ``linear`` node and its activation.
+
+    ``expand=True`` builds ``w · x + b`` from single ``*`` and ``+`` nodes instead (the
+    same numbers; a larger graph, for teaching). Weights are drawn by ``init`` (see the
+    module docstring); b = 0.
+    """
 
     def __init__(
-        self, nin: int, activation: str = "relu", *, seed: Seed = None, name: str = "N"
+        self,
+        nin: int,
+        activation: str = "relu",
+        *,
+        seed: Seed = None,
+        name: str = "N",
+        init: Init = "uniform",
+        expand: bool = False,
     ) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"nin must be a positive int, got {nin!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        self.init = _check_init(init)
         rng = _rng(seed)
-        self.nin, self.activation, self.name = nin, activation, name
-        self.w = [Value(rng.uniform(-1, 1), f"{name}.w{i}") for i in range(nin)]
+        self.nin, self.activation, self.name, self.expand = nin, activation, name, expand
+        weights = _initial_weights(self.init, nin, rng)
+        self.w = [Value(w, f"{name}.w{i}") for i, w in enumerate(weights)]
         self.b = Value(0.0, f"{name}.b")
 
     def __call__(self, x: Sequence[Input]) -> Value:
-        _check_inputs(self, x)
-        return self._forward(x)
+        return self._forward(_inputs(self, x))
 
-    def _forward(self, x: Sequence[Input]) -> Value:
-        """The neuron on inputs already checked (the hot path of an MLP)."""
-        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+    def _forward(self, x: Sequence[Value]) -> Value:
+        """The neuron on inputs already checked and made Values (the hot path)."""
+        if self.expand:
+            act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        else:
+            act = _linear(self.w, x, self.b)
         out = act if self.activation == "linear" else getattr(act, self.activation)()
         out.label = self.name
         return out
@@ -157,13 +219,22 @@ class Neuron(Module):
         yield f"{self.name}.b", self.b
 
     def __repr__(self) -> str:
-        return f"Neuron({self.nin}, activation={self.activation!r})"
+        return f"Neuron({self.nin}, activation={self.activation!r}{_options(self)})"
+
+
+def _options(module: Neuron | Layer | MLP) -> str:
+    """The non-default ``init`` and ``expand`` of a module, for its repr."""
+    init, expand = module.init, module.expand
+    return (f", init={init!r}" if init != "uniform" else "") + (
+        ", expand=True" if expand else ""
+    )
 
 
 class Layer(Module):
     """``nout`` neurons over the same inputs. Returns a list, even of one Value.
 
-    ``squeeze=True`` returns the Value itself when ``nout == 1``.
+    ``squeeze=True`` returns the Value itself when ``nout == 1``; ``init`` and
+    ``expand`` go to every neuron.
     """
 
     def __init__(
@@ -175,18 +246,23 @@ class Layer(Module):
         seed: Seed = None,
         name: str = "L",
         squeeze: bool = False,
+        init: Init = "uniform",
+        expand: bool = False,
     ) -> None:
         if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
             raise ValueError(f"nout must be a positive int, got {nout!r}")
+        self.init = _check_init(init)
         rng = _rng(seed)
         self.nin, self.nout, self.name, self.squeeze = nin, nout, name, squeeze
+        self.expand = expand
         self.neurons = [
-            Neuron(nin, activation, seed=rng, name=f"{name}.N{i}") for i in range(nout)
+            Neuron(nin, activation, seed=rng, name=f"{name}.N{i}", init=init, expand=expand)
+            for i in range(nout)
         ]
 
     def __call__(self, x: Sequence[Input]) -> list[Value] | Value:
-        _check_inputs(self, x)
-        out = [n._forward(x) for n in self.neurons]
+        inputs = _inputs(self, x)
+        out = [n._forward(inputs) for n in self.neurons]
         return out[0] if self.squeeze and self.nout == 1 else out
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
@@ -195,7 +271,7 @@ class Layer(Module):
 
     def __repr__(self) -> str:
         activation = self.neurons[0].activation
-        return f"Layer({self.nin}, {self.nout}, activation={activation!r})"
+        return f"Layer({self.nin}, {self.nout}, activation={activation!r}{_options(self)})"
 
 
 class MLP(Module):
@@ -203,7 +279,7 @@ class MLP(Module):
 
     Hidden layers use ``activation``; the last layer uses ``output_activation``
     (linear by default, as in micrograd). Returns a single Value when the last
-    layer has one output, else a list.
+    layer has one output, else a list. ``init`` and ``expand`` go to every neuron.
     """
 
     def __init__(
@@ -214,12 +290,15 @@ class MLP(Module):
         *,
         output_activation: str = "linear",
         seed: Seed = None,
+        init: Init = "uniform",
+        expand: bool = False,
     ) -> None:
         if not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        self.init = _check_init(init)
         rng = _rng(seed)
         sizes = [nin, *nouts]
-        self.nin, self.nouts = nin, list(nouts)
+        self.nin, self.nouts, self.expand = nin, list(nouts), expand
         self.activation, self.output_activation = activation, output_activation
         self.layers = [
             Layer(
@@ -228,18 +307,17 @@ class MLP(Module):
                 activation if i < len(nouts) - 1 else output_activation,
                 seed=rng,
                 name=f"L{i}",
+                init=init,
+                expand=expand,
             )
             for i in range(len(nouts))
         ]
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
-        _check_inputs(self, x)
-        inputs: Sequence[Input] = x
-        outputs: list[Value] = []
+        inputs: list[Value] = _inputs(self, x)
         for layer in self.layers:  # sizes match by construction: no per-layer checks
-            outputs = [neuron._forward(inputs) for neuron in layer.neurons]
-            inputs = outputs
-        return outputs[0] if len(outputs) == 1 else outputs
+            inputs = [neuron._forward(inputs) for neuron in layer.neurons]
+        return inputs[0] if len(inputs) == 1 else inputs
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for layer in self.layers:
@@ -248,8 +326,8 @@ class MLP(Module):
     def __repr__(self) -> str:
         return (
             f"MLP({self.nin}, {self.nouts}, activation={self.activation!r}, "
-            f"output_activation={self.output_activation!r})"
+            f"output_activation={self.output_activation!r}{_options(self)})"
         )
 
 
-__all__ = ["ACTIVATIONS", "Layer", "MLP", "Module", "Neuron"]
+__all__ = ["ACTIVATIONS", "INITS", "Layer", "MLP", "Module", "Neuron"]

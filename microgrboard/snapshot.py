@@ -1,4 +1,4 @@
-"""A graph as plain data: what drawing and the board share.
+"""A graph as plain data: what drawing, the player and the board share.
 
 ``snapshot(root)`` turns a live graph into a JSON-ready dict. Node ids are
 positions in :func:`~microgrboard.core.topological_order` (parents before
@@ -6,15 +6,21 @@ children, the root last), so the same graph always gets the same ids, and the
 backward pass visits nodes in decreasing id order.
 
 Each edge also carries its *share*: what the child handed that parent during
-back-propagation (``child.grad · d child / d parent``). From the shares any
-intermediate moment of the backward pass can be rebuilt (:func:`grads_at_step`),
-which is what a step-through drawing or the board's slider shows.
+back-propagation (``child.grad · d child / d parent``), and its *local*
+derivative ``d child / d parent`` (what the player shows as the chain rule's
+second factor). From the shares any intermediate moment of the backward pass
+can be rebuilt (:func:`grads_at_step`), which is what a step-through drawing or
+the board's slider shows.
 
-Format (version 1)::
+Format (version 2)::
 
-    {"version": 1, "root": 4, "seed": 1.0,
+    {"version": 2, "root": 4, "seed": 1.0,
      "nodes": [{"id": 0, "label": "apple", "op": "", "data": 100.0, "grad": 2.2}, ...],
-     "edges": [{"parent": 0, "child": 3, "share": 2.2}, ...]}
+     "edges": [{"parent": 0, "child": 3, "share": 2.2, "local": 2.0}, ...]}
+
+Version 1 (logged by microgrboard before the player) had no ``local``;
+:func:`check_snapshot` still reads it and fills ``local`` in as
+``share / child's grad`` where that is defined, else ``None`` (not recorded).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from typing import Any, TypedDict
 
 from microgrboard.core import Value, parent_shares, topological_order
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # logged runs outlive the code that wrote them
 
 
 class NodeRecord(TypedDict):
@@ -43,6 +50,7 @@ class EdgeRecord(TypedDict):
     parent: int
     child: int
     share: float
+    local: float | None  # d child / d parent; None where a version-1 snapshot lacks it
 
 
 class Snapshot(TypedDict):
@@ -53,32 +61,49 @@ class Snapshot(TypedDict):
     edges: list[EdgeRecord]
 
 
-def snapshot(root: Value) -> Snapshot:
+def snapshot(root: Value, *, seed: float | None = None) -> Snapshot:
     """The graph below ``root`` with every node's data, grad, op and label.
 
     Take it after ``root.backward()`` to record gradients (before, they are 0).
+    With ``seed`` (e.g. ``1.0``) it records instead one clean backward pass from
+    ``root`` seeded with ``seed``, computed on the side: every ``.grad`` stays as
+    it is, and gradients a leaf accumulated over earlier passes do not count.
     """
     order = topological_order(root)
     ids = {node: i for i, node in enumerate(order)}
+    if seed is None:
+        grads = [node.grad for node in order]
+    else:
+        grads = [0.0] * len(order)
+        grads[-1] = float(seed)
+    # Walk backward: each child's gradient is complete before it hands out shares.
+    into: list[list[EdgeRecord]] = [[] for _ in order]
+    for child_id in range(len(order) - 1, -1, -1):
+        child = order[child_id]
+        parents = child.parents
+        if not parents:
+            continue
+        try:
+            shares = parent_shares(child, grads[child_id])
+            locals_ = parent_shares(child, 1.0)  # every rule is linear in the upstream g
+        except ArithmeticError:  # no finite local derivative: show it as such
+            shares = locals_ = (math.nan,) * len(parents)
+        for parent, share, local in zip(parents, shares, locals_):
+            parent_id = ids[parent]
+            if seed is not None:
+                grads[parent_id] += share
+            into[child_id].append({"parent": parent_id, "child": child_id,
+                                   "share": float(share), "local": float(local)})
     nodes: list[NodeRecord] = [
-        {"id": i, "label": n.label, "op": n.op, "data": n.data, "grad": n.grad}
+        {"id": i, "label": n.label, "op": n.op, "data": n.data, "grad": grads[i]}
         for i, n in enumerate(order)
     ]
-    edges: list[EdgeRecord] = []
-    for child in order:
-        parents = child.parents
-        try:
-            shares = parent_shares(child, child.grad)
-        except ArithmeticError:  # no finite local derivative: show it as such
-            shares = (math.nan,) * len(parents)
-        for parent, share in zip(parents, shares):
-            edges.append({"parent": ids[parent], "child": ids[child], "share": float(share)})
     return {
         "version": SNAPSHOT_VERSION,
         "root": ids[root],
-        "seed": root.grad,
+        "seed": grads[-1],
         "nodes": nodes,
-        "edges": edges,
+        "edges": [edge for edges in into for edge in edges],
     }
 
 
@@ -116,10 +141,12 @@ def check_snapshot(snap: object) -> Snapshot:
     """``snap`` checked against the format, as a copy whose numbers are floats.
 
     Accepts what :func:`snapshot` makes, also after a trip through :func:`to_json`
-    (non-finite numbers spelled as strings). Anything else is a ValueError saying
+    (non-finite numbers spelled as strings), and version-1 snapshots (upgraded:
+    the copy is version 2). Anything else is a ValueError saying
     what is wrong: nodes with ids ``0..n-1`` in order, each with str ``label`` and
     ``op`` and numeric ``data`` and ``grad``; edges from a parent to a later child
-    with a numeric ``share``; the root is the last node.
+    with a numeric ``share`` and a numeric or null ``local``; the root is the last
+    node.
     """
     if not isinstance(snap, Mapping):
         raise ValueError(f"a snapshot must be a dict, got {type(snap).__name__}")
@@ -127,9 +154,10 @@ def check_snapshot(snap: object) -> Snapshot:
     if missing:
         raise ValueError(f"snapshot is missing {', '.join(map(repr, missing))}")
     version = snap.get("version", SNAPSHOT_VERSION)
-    if version != SNAPSHOT_VERSION:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ValueError(f"snapshot format version {version!r} is not one this "
-                         f"microgrboard reads (version {SNAPSHOT_VERSION})")
+                         f"microgrboard reads (it reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))})")
     nodes, edges = snap["nodes"], snap["edges"]
     if not isinstance(nodes, list) or not nodes:
         raise ValueError("snapshot 'nodes' must be a non-empty list")
@@ -161,7 +189,14 @@ def check_snapshot(snap: object) -> Snapshot:
             raise ValueError(f"snapshot edge {number} goes from node {parent} to node {child}; "
                              "ids are topological, so a parent comes before its child")
         share = _number(f"edge {number} share", edge.get("share"))
-        checked_edges.append({"parent": parent, "child": child, "share": share})
+        if version == 1:  # no local recorded: share = child's grad × local, where defined
+            upstream = checked_nodes[child]["grad"]
+            local = share / upstream if upstream and math.isfinite(upstream) else None
+        elif edge.get("local") is None:
+            local = None
+        else:
+            local = _number(f"edge {number} local", edge.get("local"))
+        checked_edges.append({"parent": parent, "child": child, "share": share, "local": local})
     if _node_id("root", snap["root"], len(nodes)) != len(nodes) - 1:
         raise ValueError(f"snapshot root must be the last node ({len(nodes) - 1}), "
                          f"got {snap['root']!r}")

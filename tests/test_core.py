@@ -1,12 +1,22 @@
 """The engine: forward values, local derivatives, backward, no_grad, higher order."""
 
 import math
+import random
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from microgrboard import Value, backward_steps, grad, is_grad_enabled, no_grad, topological_order
+from microgrboard import (
+    Value,
+    backward_steps,
+    grad,
+    is_grad_enabled,
+    linear,
+    no_grad,
+    topological_order,
+)
+from microgrboard.core import parent_shares
 from microgrboard.examples import apple_orange, apple_tax
 from microgrboard.testing import finite_floats, gradcheck
 
@@ -387,3 +397,87 @@ def test_third_derivative_of_a_cube_is_six():
     (d2,) = grad(d1, [x], create_graph=True)
     (d3,) = grad(d2, [x])
     assert d3.data == pytest.approx(6.0)
+
+
+# --- linear: a neuron as one node ----------------------------------------------------------
+
+
+def test_linear_is_one_node_with_weights_inputs_and_bias_as_parents():
+    w, x, b = [Value(2.0), Value(-1.0)], [Value(3.0), Value(4.0)], Value(0.5)
+    y = linear(w, x, b)
+    assert y.op == "linear" and y.data == 2.0 * 3.0 - 4.0 + 0.5
+    assert y.parents == (*w, *x, b)
+    # local derivatives (what the player shows): x_i for w_i, w_i for x_i, 1 for b
+    assert parent_shares(y, 1.0) == (3.0, 4.0, 2.0, -1.0, 1.0)
+    assert parent_shares(y, 0.5) == (1.5, 2.0, 1.0, -0.5, 0.5)
+
+
+def test_linear_wraps_plain_number_inputs_and_checks_its_arguments():
+    w, b = [Value(2.0)], Value(1.0)
+    y = linear(w, [3], b)
+    assert y.data == 7.0 and y.parents[1].data == 3.0
+    with pytest.raises(ValueError, match="2 weights but 1 inputs"):
+        linear([Value(1.0), Value(2.0)], [1.0], b)
+    with pytest.raises(TypeError, match="weights must be Values, got float"):
+        linear([1.0], [1.0], b)
+    with pytest.raises(TypeError, match="bias must be Values, got int"):
+        linear(w, [1.0], 0)
+
+
+def test_linear_adds_in_the_order_of_the_expanded_graph():
+    # ((b + w0·x0) + w1·x1) + ...: the same floats as single * and + nodes give.
+    rng = random.Random(3)
+    for _ in range(200):
+        n = rng.randint(1, 40)
+        w = [Value(rng.uniform(-1, 1)) for _ in range(n)]
+        x = [Value(rng.uniform(-1, 1)) for _ in range(n)]
+        b = Value(rng.uniform(-1, 1))
+        expanded = sum((wi * xi for wi, xi in zip(w, x)), b)
+        assert linear(w, x, b).data == expanded.data
+
+
+@given(
+    st.integers(1, 4).flatmap(lambda n: st.lists(finite_floats(-3, 3), min_size=2 * n + 1,
+                                                 max_size=2 * n + 1))
+)
+def test_linear_gradients_match_central_differences(numbers):
+    n = len(numbers) // 2
+
+    def f(*v):
+        return linear(v[:n], v[n : 2 * n], v[-1]).tanh()
+
+    assert gradcheck(f, numbers)
+
+
+@given(st.lists(finite_floats(-2, 2), min_size=5, max_size=5))
+def test_linear_second_derivatives_match_central_differences(numbers):
+    def first_derivative(w0, w1, x0, x1, b):
+        y = linear([w0, w1], [x0, x1], b)
+        (dx0,) = grad((y * y).tanh() + y * x0, [x0], create_graph=True)
+        return dx0
+
+    assert gradcheck(first_derivative, numbers)
+
+
+def test_linear_in_backward_grad_and_backward_steps_agree_with_known_values():
+    w, x, b = [Value(2.0), Value(-1.0)], [Value(3.0), Value(4.0)], Value(0.5)
+    y = linear(w, x, b) * 2  # dy/dw = 2x, dy/dx = 2w, dy/db = 2
+    leaves = [*w, *x, b]
+    expected = [6.0, 8.0, 4.0, -2.0, 2.0]
+    y.backward()
+    assert [v.grad for v in leaves] == expected
+    assert [g.data for g in grad(y, leaves)] == expected
+    assert [g.data for g in grad(y, leaves, create_graph=True)] == expected
+    steps = list(backward_steps(y))
+    assert [v.grad for v in leaves] == expected
+    linear_step = next(s for s in steps if s.node.op == "linear")
+    assert [share for _, share in linear_step.contributions] == expected
+    order = topological_order(y)
+    assert order[-1] is y and len(order) == 8  # 5 leaves, the 2, linear, the product
+
+
+def test_linear_reused_input_and_weight_accumulate():
+    x = Value(3.0)
+    y = linear([x], [x], Value(1.0))  # x² + 1
+    y.backward()
+    assert x.grad == 6.0

@@ -11,6 +11,7 @@ pages, cross-references -- is built, and any warning fails the test.
 from __future__ import annotations
 
 import doctest
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,15 @@ DOCS = ROOT / "docs"
 PAGES_WITH_EXAMPLES = ["getting-started.md", "concepts.md"]
 PUBLIC_MODULES = [
     "core", "nn", "losses", "optim", "datasets", "training", "examples", "snapshot",
-    "drawing", "testing", "board_writer", "board_store", "board_server", "demo", "cli",
+    "drawing", "player", "testing", "board_writer", "board_store", "board_server", "demo",
+    "cli",
 ]
+# What would make a page fetch from the network: a script, stylesheet, font or other
+# resource by absolute URL (links to other sites, <a href>, are fine).
+REMOTE_RESOURCE = re.compile(
+    r"""<(?:script|link|img|iframe|source|embed)\b[^>]*?\b(?:src|href)\s*=\s*["']?"""
+    r"""((?:https?:)?//[^"'\s>]+)""", re.IGNORECASE)
+REMOTE_CSS = re.compile(r"""(?:url\(|@import)\s*["']?((?:https?:)?//[^"')\s]+)""", re.IGNORECASE)
 
 pytestmark = pytest.mark.docs
 
@@ -50,9 +58,39 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_site_builds_with_warnings_as_errors(built_site: Path) -> None:
-    for page in ["index", "getting-started", "concepts", "board", "benchmarks", "design",
+    for page in ["index", "getting-started", "concepts", "player", "board", "benchmarks", "design",
                  "tutorials/index", "api/index"]:
         assert (built_site / f"{page}.html").is_file(), page
+
+
+def test_the_site_fetches_nothing_from_the_network(built_site: Path) -> None:
+    remote = []
+    for page in built_site.rglob("*.html"):
+        found = REMOTE_RESOURCE.findall(page.read_text(encoding="utf-8"))
+        remote += [f"{page.relative_to(built_site)}: {url}" for url in found]
+    for sheet in built_site.rglob("*.css"):
+        found = REMOTE_CSS.findall(sheet.read_text(encoding="utf-8", errors="replace"))
+        remote += [f"{sheet.relative_to(built_site)}: {url}" for url in found]
+    assert remote == [], "pages would fetch from the network:\n" + "\n".join(remote)
+
+
+def test_math_renders_with_the_vendored_mathjax(built_site: Path) -> None:
+    page = (built_site / "player.html").read_text(encoding="utf-8")
+    assert 'src="_static/mathjax/tex-chtml-full.js' in page
+    assert (built_site / "_static" / "mathjax" / "tex-chtml-full.js").is_file()
+    fonts = built_site / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert (fonts / "MathJax_Main-Regular.woff").is_file()
+    assert "\\frac{\\partial" in page  # the formula is there for MathJax to render
+
+
+def test_the_player_page_embeds_players(built_site: Path) -> None:
+    page = (built_site / "player.html").read_text(encoding="utf-8")
+    for style in ("book", "record"):
+        element = f'id="mgb-docs-apple-orange-{style}"'
+        assert element in page, style
+    assert page.count("export function createPlayer") == 2
+    assert page.count('class="mgb-payload"') == 2
+    assert "∂price/∂apple = 1.1 × 2 = 2.2" in page  # the arithmetic is in the payload
 
 
 def test_every_notebook_is_a_tutorial_page(built_site: Path) -> None:

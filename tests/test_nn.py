@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from microgrboard import Value
+from microgrboard import Value, topological_order
 from microgrboard.nn import MLP, Layer, Module, Neuron
-from microgrboard.testing import gradcheck
+from microgrboard.testing import gradcheck, numerical_gradient
 
 
 def test_mlp_parameter_count_and_output_kind():
@@ -221,3 +221,68 @@ def test_a_shared_parameter_counts_once_but_a_name_clash_is_an_error():
 def test_a_module_without_call_says_so():
     with pytest.raises(NotImplementedError, match="__call__"):
         Module()(1.0)
+
+
+# --- a neuron as one node, or expanded ------------------------------------------------------
+
+
+def test_a_neuron_is_one_linear_node_unless_expanded():
+    out = Neuron(3, "linear", seed=0)([1.0, 2.0, 3.0])
+    assert out.op == "linear" and len(out.parents) == 7 and out.label == "N"
+    expanded = Neuron(3, "linear", seed=0, expand=True)([1.0, 2.0, 3.0])
+    assert {n.op for n in topological_order(expanded)} == {"", "*", "+"}
+    assert len(topological_order(expanded)) == 3 + 3 + 1 + 3 + 3  # w, x, b, products, sums
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_linear_and_expanded_networks_give_identical_numbers(activation):
+    x = [0.3, -1.7, 0.9]
+    outputs, gradients = [], []
+    for expand in (False, True):
+        model = MLP(3, [8, 8, 2], activation, seed=4, expand=expand)
+        inputs = [Value(v) for v in x]
+        scores = model(inputs)
+        loss = (scores[0] - 0.5) ** 2 + scores[1].tanh()
+        loss.backward()
+        outputs.append([s.data for s in scores] + [loss.data])
+        gradients.append([p.grad for p in model.parameters()] + [v.grad for v in inputs])
+    assert outputs[0] == outputs[1]
+    assert gradients[0] == gradients[1]  # every parameter and every input, to the bit
+
+
+def test_expand_reaches_every_neuron_and_shows_in_the_repr():
+    model = MLP(2, [3, 1], seed=0, expand=True)
+    assert all(n.expand for layer in model.layers for n in layer.neurons)
+    assert repr(model).endswith("expand=True)")
+    assert Layer(2, 2, expand=True).neurons[1].expand
+
+
+def test_plain_number_inputs_become_one_leaf_each():
+    model = MLP(2, [16, 16, 1], seed=0)
+    out = model([0.5, -1.0])
+    leaves = [n for n in topological_order(out) if not n.parents]
+    inputs = [n for n in leaves if n.label in ("x0", "x1")]
+    assert [n.label for n in inputs] == ["x0", "x1"]
+    assert len(leaves) == len(model.parameters()) + 2  # exactly 2 input leaves
+
+
+def test_an_input_leaf_holds_the_whole_gradient_with_respect_to_its_input():
+    model = MLP(2, [16, 16, 1], activation="tanh", seed=0)
+    out = model([0.5, -1.0])
+    out.backward()
+    x0 = next(n for n in topological_order(out) if n.label == "x0")
+    numerical = numerical_gradient(lambda a: model([a, Value(-1.0)]), [0.5])[0]
+    assert x0.grad == pytest.approx(numerical, rel=1e-6, abs=1e-9)
+
+
+def test_value_inputs_are_used_as_they_are():
+    x = [Value(0.5, "mine"), Value(-1.0)]
+    out = Layer(2, 3, "linear", seed=0)(x)
+    for neuron_output in out:
+        assert neuron_output.parents[2:4] == tuple(x)  # (*w, *x, b)
+    assert x[0].label == "mine" and x[1].label == ""
+
+
+def test_a_non_number_input_is_named():
+    with pytest.raises(TypeError, match="MLP inputs must be numbers or Values.*str"):
+        MLP(2, [1], seed=0)([1.0, "a"])

@@ -69,3 +69,69 @@ def test_strict_json_and_the_check_round_trip():
 def test_check_snapshot_says_what_is_wrong(bad):
     with pytest.raises(ValueError, match="snapshot"):
         check_snapshot(bad)
+
+
+def test_edges_carry_the_local_derivative() -> None:
+    x = Value(0.5, "x")
+    y = Value(-3.0, "y")
+    out = (x * y).tanh()
+    out.backward()
+    snap = snapshot(out)
+    assert snap["version"] == 2
+    by_pair = {(e["parent"], e["child"]): e for e in snap["edges"]}
+    assert by_pair[(0, 2)]["local"] == -3.0 and by_pair[(1, 2)]["local"] == 0.5  # the swap
+    tanh_edge = by_pair[(2, 3)]
+    assert tanh_edge["local"] == pytest.approx(1 - math.tanh(-1.5) ** 2)
+    for edge in snap["edges"]:  # share = child's gradient × local
+        child_grad = snap["nodes"][edge["child"]]["grad"]
+        assert edge["share"] == pytest.approx(child_grad * edge["local"])
+
+
+def test_a_local_derivative_that_does_not_exist_is_nan() -> None:
+    x = Value(0.0, "x")
+    root = x.sqrt()  # d sqrt(x)/dx is infinite at 0: the rule raises
+    snap = snapshot(root, seed=1.0)
+    assert math.isnan(snap["edges"][0]["local"]) and math.isnan(snap["edges"][0]["share"])
+    assert math.isnan(check_snapshot(json.loads(to_json(snap)))["edges"][0]["local"])
+
+
+def test_seed_records_one_clean_pass_and_leaves_grads_alone() -> None:
+    example = apple_tax()
+    example.output.backward()  # accumulates: leaves now hold twice their gradient
+    apple = example.inputs["apple"]
+    assert apple.grad == pytest.approx(4.4)
+    clean = snapshot(example.output, seed=1.0)
+    assert clean["nodes"][0]["grad"] == pytest.approx(2.2) and clean["seed"] == 1.0
+    assert apple.grad == pytest.approx(4.4)
+    assert snapshot(example.output)["nodes"][0]["grad"] == pytest.approx(4.4)
+    doubled = snapshot(example.output, seed=2.0)
+    assert [e["share"] for e in doubled["edges"]] == pytest.approx(
+        [2 * e["share"] for e in clean["edges"]])
+
+
+def test_version_1_snapshots_are_still_read() -> None:
+    snap = json.loads(to_json(snapshot(apple_tax().output)))
+    for edge in snap["edges"]:
+        del edge["local"]
+    snap["version"] = 1
+    snap["edges"].append({"parent": 1, "child": 3, "share": 0.0})  # into a node of grad 0
+    snap["nodes"][3]["grad"] = 0.0
+    checked = check_snapshot(snap)
+    assert checked["version"] == 2
+    locals_ = [e["local"] for e in checked["edges"]]
+    assert locals_[:2] == pytest.approx([2.0, 100.0])  # apple: × count; count: × apple
+    assert locals_[-1] is None  # share / grad is undefined: not recorded, not made up
+
+
+@pytest.mark.parametrize("bad", [{"version": 3}, {"version": True}])
+def test_unknown_versions_are_refused(bad):
+    snap = {**json.loads(to_json(snapshot(apple_tax().output))), **bad}
+    with pytest.raises(ValueError, match="it reads versions 1, 2"):
+        check_snapshot(snap)
+
+
+def test_a_local_must_be_a_number_or_null() -> None:
+    snap = json.loads(to_json(snapshot(apple_tax().output)))
+    snap["edges"][0]["local"] = "steep"
+    with pytest.raises(ValueError, match="edge 0 local must be a number"):
+        check_snapshot(snap)
