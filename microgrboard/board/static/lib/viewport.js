@@ -31,7 +31,7 @@ export function createViewport() {
   }
 
   // The whole content in view, but never shrunk below `minScale` (text stays readable:
-  // a big graph then opens at readable size, centred on its top, and pans).
+  // a big graph then opens at a readable size, and pans; see reveal).
   function fit(minScale = 0) {
     const { width, height } = contentSize();
     const box = element.getBoundingClientRect();
@@ -66,16 +66,28 @@ export function createViewport() {
   element.addEventListener("pointerup", stop);
   element.addEventListener("pointercancel", stop);
   element.addEventListener("keydown", (event) => {
+    // + and - zoom; arrows stay with the player (they step through the passes).
     const box = element.getBoundingClientRect();
-    const step = 40;
-    const moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
     if (event.key === "+" || event.key === "=") zoomAt(1.25, box.width / 2, box.height / 2);
     else if (event.key === "-") zoomAt(0.8, box.width / 2, box.height / 2);
-    else if (moves[event.key] && event.target === element) {
-      view.x += moves[event.key][0]; view.y += moves[event.key][1]; apply();
-    } else return;
+    else return;
     event.preventDefault();
   });
+
+  // Pan so that `elements` (inside the content) are in view, centred, when they are not
+  // already: a big graph shown at a readable size follows what is happening in it.
+  function reveal(elements) {
+    const boxes = elements.map((e) => e.getBoundingClientRect()).filter((b) => b.width || b.height);
+    if (!boxes.length) return;
+    const area = element.getBoundingClientRect();
+    const left = Math.min(...boxes.map((b) => b.left)), right = Math.max(...boxes.map((b) => b.right));
+    const top = Math.min(...boxes.map((b) => b.top)), bottom = Math.max(...boxes.map((b) => b.bottom));
+    const inside = left >= area.left && right <= area.right && top >= area.top && bottom <= area.bottom;
+    if (inside) return;
+    view.x += area.left + area.width / 2 - (left + right) / 2;
+    view.y += area.top + area.height / 2 - (top + bottom) / 2;
+    apply();
+  }
 
   const center = () => { const b = element.getBoundingClientRect(); return [b.width / 2, b.height / 2]; };
   const button = (text, title, action) => el("button", { type: "button", title, onclick: action }, text);
@@ -86,5 +98,5 @@ export function createViewport() {
     button("1:1", "natural size: the drawing's own font size", () => { view.scale = 1; view.x = 0; view.y = 0; apply(); }));
   buttons.querySelectorAll("button").forEach((b, i) => { b.dataset.zoom = ["out", "in", "fit", "one"][i]; });
   apply();
-  return { element, stage, buttons, fit, zoomAt, view };
+  return { element, stage, buttons, fit, zoomAt, reveal, view };
 }
