@@ -26,6 +26,16 @@ import pytest
 from microgrboard import Value
 from microgrboard.board.writer import Run
 
+# A hostile drawing, for sanitizeSvg: everything here that is active must go.
+HOSTILE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+  onmouseover="window.__xss=2"><script>window.__xss=3</script>
+  <a href="javascript:window.__xss=4"><text onclick="window.__xss=8">a</text></a>
+  <a xlink:href=" JavaScript:window.__xss=5"><text>b</text></a>
+  <a id="keep" xlink:href="#n1"><text>c</text></a>
+  <g><animate attributeName="href" to="javascript:window.__xss=6"/>
+     <set attributeName="onclick" to="window.__xss=7"/>
+     <foreignObject><div xmlns="http://www.w3.org/1999/xhtml">html</div></foreignObject></g>
+</svg>"""
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -209,12 +219,12 @@ def test_many_runs_filter_select_sort_and_colours(tab: Page) -> None:
     from playwright.sync_api import expect
 
     page = tab.open()
-    total = SWEEP + 3
+    total = SWEEP + 4  # the sweep, the long run, two moons runs, the spiral run
     expect(page.locator("#runs li")).to_have_count(total)
     expect(page.locator("#run-count")).to_have_text(f"{total} of {total} selected")
     # Every chart has room: the run list is the legend; plotly's legends are off.
     charts = page.locator("#scalars .chart")
-    expect(charts).to_have_count(2)
+    expect(charts).to_have_count(3)  # accuracy, loss, lr
     expect(page.locator('#scalars .chart[data-tag="loss"] .scatterlayer .trace')).to_have_count(
         total, timeout=10000)  # one line per run (many runs: no faint raw lines)
     assert page.locator("#scalars .legend").count() == 0
@@ -325,9 +335,29 @@ def test_graph_panel_plays_and_zooms(tab: Page) -> None:
     _select_only(page, "^moons-sgd-lr0.1$")
     tab.settle()
     card = page.locator("#graph-card")
-    expect(card.locator("svg").first).to_be_visible()
+    player = card.locator("#graph-view")
+    expect(player.locator(".viewport svg g.node").first).to_be_attached()
     tags = card.locator("#graph-tag option").all_text_contents()
-    assert "neuron" in tags, tags
+    assert tags[0] == "loss" and "neuron" in tags, tags  # the loss graph comes first
+
+    # The player steps through the forward and the backward pass, and the viewport
+    # keeps the node being computed in view.
+    expect(player).to_have_attribute("data-frame", "0")
+    player.focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    expect(player).to_have_attribute("data-frame", "30")
+    current = player.locator("svg .mgb-current").first
+    area, box = player.locator(".viewport").bounding_box(), current.bounding_box()
+    assert area["x"] <= box["x"] and box["x"] + box["width"] <= area["x"] + area["width"], (area, box)
+    assert area["y"] <= box["y"] and box["y"] + box["height"] <= area["y"] + area["height"]
+    page.keyboard.press("End")
+    expect(player).to_have_attribute("data-phase", "backward")
+    assert "grad ?" not in (player.locator("svg").text_content() or "")
+
+    tags_select = card.locator("#graph-tag")
+    tags_select.select_option("neuron")
+    expect(player.locator(".mgb-title")).to_contain_text("Forward")
     # Training steps: the slider picks another logged graph.
     step = card.locator("#graph-step")
     step.focus()
@@ -335,7 +365,7 @@ def test_graph_panel_plays_and_zooms(tab: Page) -> None:
     expect(card.locator("#graph-step-value")).to_have_text("0")
     page.keyboard.press("End")
     expect(card.locator("#graph-step-value")).to_have_text("10")
-    expect(card.locator("#graph-view")).to_have_attribute("data-step", "10")
+    expect(player).to_have_attribute("data-step", "10")
     # Zoom and pan: buttons and the wheel change the scale; drag moves the drawing.
     viewport = card.locator(".viewport")
     scale = float(viewport.get_attribute("data-scale") or 0)
@@ -425,7 +455,14 @@ def test_screenshot_live_runs_and_hostile_names(tab: Page, board: tuple[str, Pat
 
     # Content-Security-Policy: only the page's own scripts run.
     csp = page.request.get(tab.url).headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["script-src"] == "'self'", csp
+    reported = len(tab.problems)
+    page.evaluate("""() => { const s = document.createElement("script");
+      s.textContent = "window.__inline = 1"; document.body.append(s); }""")
+    assert page.evaluate("window.__inline") is None  # refused: not one of our files
+    assert any("Content Security Policy" in p for p in tab.problems[reported:]), tab.problems
+    del tab.problems[reported:]
 
     # Live: a run that starts writing appears, selected, and grows without reload; polls
     # ask only for what is new.
@@ -463,3 +500,18 @@ def test_screenshot_live_runs_and_hostile_names(tab: Page, board: tuple[str, Pat
     expect(page.locator("#graph-view")).to_contain_text(EVIL)
     assert page.evaluate("window.__xss") is None
     assert page.locator("img[src=x]").count() == 0
+
+    # Active SVG content never reaches the page, even if the server sent it.
+    reported = len(tab.problems)
+    cleaned = page.evaluate("async (t) => (await import('/static/lib/svg.js'))"
+                            ".sanitizeSvg(t).outerHTML", HOSTILE_SVG)
+    page.wait_for_timeout(100)
+    # Chromium already tries the handlers as DOMParser parses them; the page's CSP
+    # blocks that (and says so), and sanitizeSvg drops them before any reaches the page.
+    assert all("inline event handler" in p for p in tab.problems[reported:]), tab.problems
+    del tab.problems[reported:]
+    for bad in ("script", "javascript", "JavaScript", "onclick", "onmouseover", "<animate",
+                "<set", "foreignObject", "__xss"):
+        assert bad not in cleaned, (bad, cleaned)
+    assert 'xlink:href="#n1"' in cleaned and cleaned.count("<text>") == 3
+    assert page.evaluate("window.__xss") is None
