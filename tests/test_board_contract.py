@@ -59,3 +59,36 @@ def test_node_runs_the_javascript_side() -> None:
     passed = re.search(r"^# pass (\d+)$", done.stdout, re.MULTILINE)
     failed = re.search(r"^# fail (\d+)$", done.stdout, re.MULTILINE)
     assert passed and int(passed.group(1)) >= 10 and failed and failed.group(1) == "0", done.stdout
+
+
+def test_the_fixture_lists_the_servers_panel_registry() -> None:
+    from microgrboard.board.panels import registry
+
+    served = [{k: p[k] for k in ("name", "schema", "module")}
+              for p in registry()["panels"]]  # type: ignore[attr-defined]
+    assert CONTRACT["panels"] == served
+    for panel in served:
+        assert (STATIC / panel["module"].removeprefix("/static/")).is_file(), panel
+
+
+def test_a_zoom_range_is_the_steps_the_server_returns(tmp_path: Path) -> None:
+    # The page turns a zoomed axis into start/end (zoom_range cases); the server answers
+    # exactly the steps start..end, inclusive, at full resolution.
+    from starlette.testclient import TestClient
+
+    from microgrboard.board.server import create_app
+    from microgrboard.board.writer import Run
+
+    with Run(tmp_path, name="r") as run:
+        for step in range(0, 300, 3):
+            run.log(step, loss=float(step))
+    client = TestClient(create_app(tmp_path))
+    for case in CONTRACT["zoom_range"]:
+        if case["range"] is None:
+            continue
+        start, end = case["range"]["start"], case["range"]["end"]
+        answer = client.get("/api/scalars", params={"run": "r", "start": start, "end": end})
+        assert answer.status_code == 200, answer.text
+        curve = answer.json()["runs"]["r"].get("loss", {"steps": [], "downsampled": False})
+        assert curve["steps"] == [s for s in range(0, 300, 3) if start <= s <= end], case
+        assert not curve["downsampled"]

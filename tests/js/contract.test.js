@@ -41,3 +41,14 @@ test("the run filter is a case-insensitive regular expression; an invalid one sa
 test("run colours hash names with FNV-1a (known test vectors)", () => {
   for (const { text, hash } of contract.fnv1a32) assert.equal(hashName(text), hash, text);
 });
+
+test("every panel in the server's registry has its module, reading the same schema", async () => {
+  assert.ok(contract.panels.length >= 5);
+  for (const { name, schema, module } of contract.panels) {
+    assert.match(module, /^\/static\/panels\/[a-z_]+\.js$/, name);
+    const url = new URL(`../../microgrboard/board${module}`, import.meta.url);
+    const panel = await import(url.href);
+    assert.equal(typeof panel.createPanel, "function", `${module} exports createPanel`);
+    assert.equal(panel.schema, schema, `${module} reads schema ${panel.schema}, the server sends ${schema}`);
+  }
+});
