@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -59,7 +59,8 @@ QUICK = Sizes(long=5_000, longest=20_000, runs=20, steps=50, idle_seconds=2, rep
 
 def loss_at(step: int) -> float:
     # A decaying curve with noise-like wiggle and one spike: what a training run logs.
-    return 1.0 / (1.0 + step / 1000) + 0.01 * math.sin(step * 0.7) + (5.0 if step % 99_991 == 7 else 0)
+    spike = 5.0 if step % 99_991 == 7 else 0.0
+    return 1.0 / (1.0 + step / 1000) + 0.01 * math.sin(step * 0.7) + spike
 
 
 # --------------------------------------------------------------------------- data
@@ -79,7 +80,8 @@ def write_ours(logdir: Path, sizes: Sizes) -> float:
             start = time.perf_counter()
             for step in range(sizes.steps):
                 value = loss_at(step) * (1 + i / sizes.runs)
-                run.log(step, loss=value, accuracy=1 - value / 2, lr=0.001 * (i + 1), grad_norm=value)
+                run.log(step, loss=value, accuracy=1 - value / 2, lr=0.001 * (i + 1),
+                        grad_norm=value)
             per_step.append((time.perf_counter() - start) / sizes.steps)
     return statistics.median(per_step)
 
@@ -184,14 +186,14 @@ def serve(command: list[str], port: int, ready: Callable[[Server], bool]) -> Ite
         process.wait(10)
 
 
-def serve_ours(logdir: Path) -> Iterator[Server]:
+def serve_ours(logdir: Path) -> AbstractContextManager[Server]:
     port = free_port()
     command = [sys.executable, "-m", "microgrboard", "board", "--logdir", str(logdir),
                "--port", str(port)]
     return serve(command, port, lambda s: bool(s.get("/api/runs")))
 
 
-def serve_tensorboard(logdir: Path, sizes: Sizes) -> Iterator[Server]:
+def serve_tensorboard(logdir: Path, sizes: Sizes) -> AbstractContextManager[Server]:
     port = free_port()
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir),
                "--host", "127.0.0.1", "--port", str(port)]
@@ -299,7 +301,8 @@ def main() -> int:
         log_ours = write_ours(ours_dir, sizes)
         log_tb = write_tensorboard(tb_dir, sizes) if peer else None
         print(f"data: runs of {sizes.long:,} and {sizes.longest:,} steps, and {sizes.runs} runs "
-              f"x {sizes.steps:,} steps x 4 scalars (written in {time.perf_counter() - start:.0f} s)")
+              f"x {sizes.steps:,} steps x 4 scalars "
+              f"(written in {time.perf_counter() - start:.0f} s)")
         print()
         row("what", "microgrboard", "TensorBoard" if peer else "(no peer)", "target")
         row("logging, one step of 4 scalars", f"{log_ours * 1e6:.1f} µs",
@@ -338,7 +341,8 @@ def main() -> int:
         row(f"run list, {sizes.runs + 2} runs", *both("runs", lambda r: ms(r[0])), "≤ 20 ms")
         row(f"page ready, {sizes.runs} runs x {sizes.steps:,} steps",
             f"{ready:.2f} s" if ready is not None else "—", "—", "≤ 3 s (charts drawn)")
-        row(f"idle {'open page' if browser else 'server'}: server CPU over {sizes.idle_seconds:g} s",
+        idle = "open page" if browser else "server"
+        row(f"idle {idle}: server CPU over {sizes.idle_seconds:g} s",
             f"{ours_idle:.2%}", f"{tb_idle:.2%}" if tb_idle is not None else "—",
             "≤ 1% of a core")
         if peer:

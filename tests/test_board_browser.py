@@ -283,7 +283,8 @@ def test_many_runs_filter_select_sort_and_colours(tab: Page) -> None:
         for i, a in enumerate(boxes):
             for b in boxes[i + 1:]:
                 apart = (a["x"] + a["width"] <= b["x"] + 1 or b["x"] + b["width"] <= a["x"] + 1
-                         or a["y"] + a["height"] <= b["y"] + 1 or b["y"] + b["height"] <= a["y"] + 1)
+                         or a["y"] + a["height"] <= b["y"] + 1
+                         or b["y"] + b["height"] <= a["y"] + 1)
                 assert apart, (width, a, b)
 
     page.set_viewport_size({"width": 1400, "height": 1000})
@@ -349,7 +350,7 @@ def test_graph_panel_plays_and_zooms(tab: Page) -> None:
     expect(player).to_have_attribute("data-frame", "30")
     current = player.locator("svg .mgb-current").first
     area, box = player.locator(".viewport").bounding_box(), current.bounding_box()
-    assert area["x"] <= box["x"] and box["x"] + box["width"] <= area["x"] + area["width"], (area, box)
+    assert area["x"] <= box["x"] and box["x"] + box["width"] <= area["x"] + area["width"], box
     assert area["y"] <= box["y"] and box["y"] + box["height"] <= area["y"] + area["height"]
     page.keyboard.press("End")
     expect(player).to_have_attribute("data-phase", "backward")

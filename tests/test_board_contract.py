@@ -29,13 +29,14 @@ def _number(x: Any) -> float:
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(x, x)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("case", CONTRACT["format_number"], ids=lambda c: f"{c['x']}:{c['precision']}")
+@pytest.mark.parametrize("case", CONTRACT["format_number"],
+                         ids=lambda c: f"{c['x']}:{c['precision']}")
 def test_python_formats_numbers_as_the_contract_says(case: dict[str, Any]) -> None:
     assert format_number(_number(case["x"]), case["precision"]) == case["text"]
 
 
 @pytest.mark.parametrize("case", CONTRACT["run_filter"], ids=lambda c: repr(c["filter"]))
-def test_run_filter_cases_are_regular_expressions_as_python_reads_them(case: dict[str, Any]) -> None:
+def test_run_filter_cases_are_python_regular_expressions(case: dict[str, Any]) -> None:
     # The page filters as TensorBoard does: re.search, case-insensitive. Cases chosen so
     # that Python's and JavaScript's dialects agree, which pins what the fixture means.
     pattern = case["filter"].strip()
