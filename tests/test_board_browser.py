@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -76,6 +78,10 @@ def _sweep(logdir: Path) -> None:
     with Run(logdir, name="long-spike", hparams={"optimizer": "sgd", "lr": 0.5}) as run:
         for step in range(LONG_STEPS):
             run.log(step, loss=SPIKE if step == SPIKE_STEP else 1.0 / (1 + step / 500))
+    # A training process killed mid-run: the run was never closed.
+    crash = ("import os, sys; from microgrboard.board.writer import Run; "
+             "run = Run(sys.argv[1], name='killed'); run.log(0, loss=1.0); os._exit(1)")
+    subprocess.run([sys.executable, "-c", crash, str(logdir)], check=False, timeout=60)
 
 
 def _train(logdir: Path) -> None:
@@ -219,9 +225,13 @@ def test_many_runs_filter_select_sort_and_colours(tab: Page) -> None:
     from playwright.sync_api import expect
 
     page = tab.open()
-    total = SWEEP + 4  # the sweep, the long run, two moons runs, the spiral run
+    total = SWEEP + 5  # the sweep, the long run, the killed run, two moons, the spiral
     expect(page.locator("#runs li")).to_have_count(total)
     expect(page.locator("#run-count")).to_have_text(f"{total} of {total} selected")
+    # Each run says how it ended, a killed one too.
+    expect(page.locator('#runs li[data-run="killed"] .status')).to_have_text("stopped · step 0")
+    expect(page.locator('#runs li[data-run="long-spike"] .status')).to_have_text(
+        f"finished · step {LONG_STEPS - 1}")
     # Every chart has room: the run list is the legend; plotly's legends are off.
     charts = page.locator("#scalars .chart")
     expect(charts).to_have_count(3)  # accuracy, loss, lr
@@ -265,6 +275,13 @@ def test_many_runs_filter_select_sort_and_colours(tab: Page) -> None:
     colour = swatch.evaluate("(e) => getComputedStyle(e).backgroundColor")
     row = page.locator(f'#hparams tr[data-run="{name}"] .swatch')
     assert row.evaluate("(e) => getComputedStyle(e).backgroundColor") == colour
+    # The run list is the legend: pointing at a run picks out its line, in its colour.
+    page.locator(f'#runs li[data-run="{name}"]').hover()
+    line = page.locator('#scalars .chart[data-tag="loss"] .trace.highlight path.js-line')
+    expect(line).to_have_count(1)
+    assert line.evaluate("(e) => getComputedStyle(e).stroke") == colour
+    page.mouse.move(700, 5)
+    expect(page.locator("#scalars .chart.has-highlight")).to_have_count(0)
 
     # The hyper-parameter table sorts by a column, both ways, and scrolls.
     page.locator('#hparams th[data-key="lr"]').click()

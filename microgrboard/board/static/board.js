@@ -7,9 +7,18 @@
 
 import { api, STALE, Tickets } from "./lib/api.js";
 import { $, el, showMessage } from "./lib/dom.js";
+import { formatNumber } from "./lib/format.js";
 import { filterRuns, runColor, sortRows, statusText } from "./lib/runs.js";
 
 const POLL_MS = 2000;
+
+// plotly.js loads asynchronously, in parallel with the first requests for data.
+const plotlyReady = new Promise((resolve, reject) => {
+  if (window.Plotly) { resolve(window.Plotly); return; }
+  const script = document.getElementById("plotly");
+  script.addEventListener("load", () => resolve(window.Plotly));
+  script.addEventListener("error", () => reject(new Error("plotly.js did not load")));
+});
 
 const board = {
   runs: [],               // as /api/runs lists them
@@ -26,6 +35,7 @@ const board = {
   polls: 0,
   api,
   runColor,
+  plotlyReady,            // a panel awaits it before it draws a chart
   selectedRuns() { return this.runs.filter((r) => this.selected.has(r.name)); },
   // A panel's errors: stale answers are dropped, others shown in the panel.
   async guard(body, work) {
@@ -69,6 +79,9 @@ function runRow(run) {
       el("span", { class: "swatch", style: { background: runColor(run.name) } }),
       el("span", { class: "run-text" }, el("span", { class: "name" }, run.name), status)));
   li.dataset.run = run.name;
+  // The run list is the legend: pointing at a run picks its lines out in every chart.
+  li.addEventListener("mouseenter", () => highlight(run.name));
+  li.addEventListener("mouseleave", () => highlight(null));
   return { li, box, status };
 }
 
@@ -106,6 +119,10 @@ function renderRuns() {
   }
 }
 
+function highlight(name) {
+  for (const { instance } of board.panels) if (instance.highlight) instance.highlight(name);
+}
+
 function selectShown(select) {
   for (const run of filterRuns(board.runs, board.filter).runs) {
     if (select) board.selected.add(run.name); else board.selected.delete(run.name);
@@ -115,8 +132,11 @@ function selectShown(select) {
 
 // ---------------------------------------------------------------- hyper-parameters
 
+// Numbers to 6 significant digits, as Python's format_number (0.009000000000000001 reads
+// 0.009); the exact value is in the cell's tooltip.
 function hparamText(value) {
   if (value === undefined) return "—";
+  if (typeof value === "number") return formatNumber(value, 6);
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
@@ -146,7 +166,10 @@ function renderHparams() {
     const tr = el("tr", {},
       el("th", { scope: "row" }, el("span", { class: "swatch", style: { background: runColor(run.name) } }),
         run.name),
-      ...keys.map((key) => el("td", {}, hparamText((run.hparams || {})[key]))));
+      ...keys.map((key) => {
+        const value = (run.hparams || {})[key];
+        return el("td", { title: value === undefined ? "" : JSON.stringify(value) }, hparamText(value));
+      }));
     tr.dataset.run = run.name;
     return tr;
   });
@@ -158,6 +181,8 @@ function renderHparams() {
 async function loadPanels() {
   const { panels } = await api("/api/panels");
   const container = $("panels");
+  // Every module is asked for at once; each is mounted, in registry order, when it is in.
+  const modules = panels.map((spec) => import(new URL(spec.module, window.location.origin).href));
   for (const [index, spec] of panels.entries()) {
     const card = el("section", { class: "card", id: `${spec.name}-card` }, el("h2", {}, spec.title));
     // The first panel (the curves) on top, then the hyper-parameter table, then the rest.
@@ -166,7 +191,7 @@ async function loadPanels() {
     card.append(body);
     container.append(card);
     try {
-      const module = await import(new URL(spec.module, window.location.origin).href);
+      const module = await modules[index];
       if (module.schema !== spec.schema) {
         throw new Error(`the server sends schema ${spec.schema}, this page reads ${module.schema}: reload`);
       }
@@ -177,9 +202,16 @@ async function loadPanels() {
       showMessage(body, `Could not load the ${spec.title} panel: ${error.message}`, true);
     }
   }
-  // Cards change width with the window and the sidebar: charts follow their card.
+  // Cards change width with the window and the sidebar: charts follow their card's
+  // width (a card growing taller as its charts arrive redraws nothing).
+  const widths = new WeakMap();
   const resized = new ResizeObserver((entries) => {
     for (const entry of entries) {
+      const width = Math.round(entry.contentRect.width);
+      if (widths.get(entry.target) === width) continue;
+      const first = !widths.has(entry.target);
+      widths.set(entry.target, width);
+      if (first || !window.Plotly) continue;
       for (const plot of entry.target.querySelectorAll(".js-plotly-plot")) {
         if (plot.offsetParent !== null) window.Plotly.Plots.resize(plot);
       }
@@ -244,7 +276,7 @@ async function start() {
   filter.addEventListener("input", () => { board.filter = filter.value; renderRuns(); });
   $("select-all").addEventListener("click", () => selectShown(true));
   $("select-none").addEventListener("click", () => selectShown(false));
-  if (!window.Plotly) setLive(false, "plotly.js did not load");
+  plotlyReady.catch((error) => setLive(false, error.message));
   try {
     await loadPanels();
   } catch (error) {

@@ -58,7 +58,7 @@ export function steppedPanel(body, board, { id, countField, stepsPath, payloadPa
     if (step === undefined || run === null) return;
     slider.output.textContent = step;
     const stamp = board.tickets.take(id);
-    const payload = await stamp(board.api(payloadPath, { run, step }));
+    const [payload] = await stamp(Promise.all([board.api(payloadPath, { run, step }), board.plotlyReady]));
     if (view.querySelector(":scope > p")) view.replaceChildren();
     show(view, payload, { run, step });
     view.dataset.step = String(step);  // which step is drawn (the browser tests read it)

@@ -86,6 +86,7 @@ export function createPanel(body, board) {
       }
       cached.cursor = older.cursor;
     }
+    await board.plotlyReady;
     const tags = new Set();
     for (const name of selected) for (const tag of Object.keys(cache.get(name)?.series || {})) tags.add(tag);
     if (!tags.size) {
@@ -111,14 +112,18 @@ export function createPanel(body, board) {
     div.dataset.tag = tag;
     const next = [...grid.children].find((c) => c.dataset.tag > tag);
     grid.insertBefore(div, next || null);
-    const chart = { div, zoom: null, zoomed: {} };
-    charts.set(tag, chart);
-    draw(tag);
-    div.on("plotly_relayout", (event) => {
+    charts.set(tag, { div, zoom: null, zoomed: {}, runs: [], listening: false });
+  }
+
+  // A zoom asks the server for the steps shown, at full resolution; a reset (double
+  // click) shows the overview again.
+  function listen(tag, chart) {
+    chart.listening = true;
+    chart.div.on("plotly_relayout", (event) => {
       const range = relayoutRange(event);
       if (range === undefined) return;
       chart.zoom = range;
-      div.dataset.zoom = range ? `${range.start}-${range.end}` : "";
+      chart.div.dataset.zoom = range ? `${range.start}-${range.end}` : "";
       if (!range) { chart.zoomed = {}; draw(tag); return; }
       board.guard(body, () => refetchZoom(tag));
     });
@@ -141,6 +146,7 @@ export function createPanel(body, board) {
   function draw(tag) {
     const chart = charts.get(tag);
     const traces = [];
+    chart.runs = [];  // the run of each trace, in order
     const faint = selected.length <= 50;  // raw lines under smoothed ones, while readable
     for (const name of selected) {
       const s = chart.zoom ? chart.zoomed[name] : cache.get(name)?.series[tag];
@@ -150,12 +156,14 @@ export function createPanel(body, board) {
       if (smoothing > 0 && faint) {
         traces.push({ x: s.steps, y: s.values, name: label, mode: "lines", showlegend: false,
           line: { color, width: 1 }, opacity: 0.3, hoverinfo: "skip" });
+        chart.runs.push(name);
       }
       // The name comes in through fullData, never into the template: a "%{y}" in a
       // run name stays text.
       traces.push({ x: s.steps, y: smoothing > 0 ? smooth(s.values, smoothing) : s.values,
         name: label, mode: "lines", showlegend: false, line: { color, width: faint ? 1.8 : 1.2 },
         hovertemplate: "%{fullData.name}<br>step %{x}: %{y:.4g}<extra></extra>" });
+      chart.runs.push(name);
     }
     const layout = {
       title: { text: plotlyText(tag), font: { size: 14 } },
@@ -167,11 +175,25 @@ export function createPanel(body, board) {
       uirevision: tag,  // keep the user's zoom across redraws
     };
     window.Plotly.react(chart.div, traces, layout, PLOT_CONFIG);
+    if (!chart.listening) listen(tag, chart);
+    if (highlighted !== null) highlight(highlighted);
     chart.div.dataset.points = String(traces.reduce((n, t) => n + t.x.length, 0));
   }
 
+  // Pick one run's lines out (the run list's hover): classes on plotly's trace groups,
+  // no redraw, so it is instant with 200 runs.
+  let highlighted = null;
+  function highlight(name) {
+    highlighted = name;
+    for (const chart of charts.values()) {
+      const groups = chart.div.querySelectorAll(".scatterlayer .trace");
+      chart.div.classList.toggle("has-highlight", name !== null && chart.runs.includes(name));
+      groups.forEach((g, i) => g.classList.toggle("highlight", chart.runs[i] === name));
+    }
+  }
+
   board.scalars = { cache, charts, get zoomFetches() { return zoomFetches; } };
-  return { update };
+  return { update, highlight };
 }
 
 export const schema = 2;
