@@ -93,7 +93,7 @@ def _train(logdir: Path) -> None:
 
     X, y = moons(40, noise=0.1, seed=3)
     for name, lr in (("moons-sgd-lr0.1", 0.1), ("moons-sgd-lr0.3", 0.3)):
-        model = MLP(2, [6, 6, 1], seed=1)
+        model = MLP(2, [6, 6, 1], seed=2)  # its first neuron is alive on the first point
         with Run(logdir, name=name, hparams={"optimizer": "sgd", "lr": lr, "layers": [6, 6, 1]}
                  ) as run:
             views = board_views(X, y, resolution=15, boundary_every=5, graph_every=5,
@@ -461,8 +461,20 @@ def test_screenshot_live_runs_and_hostile_names(tab: Page, board: tuple[str, Pat
 
     _, logdir = board
     page = tab.open()
-    _select_only(page, "moons|long")
+    _select_only(page, "^moons-")
     tab.settle()
+    # For the picture: one neuron's graph, in the middle of its backward pass.
+    page.locator("#graph-tag").select_option("neuron")
+    page.locator("#graph-step").focus()
+    page.keyboard.press("Home")  # before training
+    tab.settle()
+    expect(page.locator("#graph-view")).to_have_attribute("data-step", "0")
+    page.locator("#graph-view").focus()
+    page.keyboard.press("End")
+    for _ in range(4):
+        page.keyboard.press("ArrowLeft")
+    expect(page.locator("#graph-view")).to_have_attribute("data-phase", "backward")
+    page.evaluate("window.scrollTo(0, 0)")
     page.mouse.move(0, 0)
     page.wait_for_timeout(300)  # let plotly finish its transitions
     shot = page.screenshot(full_page=True)
