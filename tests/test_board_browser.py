@@ -455,6 +455,23 @@ def test_parameters_and_boundary(tab: Page) -> None:
     page.wait_for_timeout(900)
     expect(view).to_have_attribute("data-step", "10")
 
+    # A failed request says so on its card, keeps the panel, and clears when one works.
+    def refuse(route: Any) -> None:
+        route.fulfill(status=500, content_type="application/json",
+                      body='{"error": "the store cannot be read"}')
+
+    params_url = re.compile(r".*/api/params\?.*")
+    page.route(params_url, refuse)
+    page.locator("#params-step").focus()
+    page.keyboard.press("Home")
+    error = page.locator("#params-card .panel-error")
+    expect(error).to_have_text("Could not load: the store cannot be read")
+    page.unroute(params_url)
+    tab.problems[:] = [p for p in tab.problems if "500" not in p]
+    page.keyboard.press("End")
+    expect(error).to_be_hidden()
+    expect(page.locator("#params-view")).to_have_attribute("data-step", "10")
+
 
 def test_screenshot_live_runs_and_hostile_names(tab: Page, board: tuple[str, Path]) -> None:
     from playwright.sync_api import expect

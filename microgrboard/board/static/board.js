@@ -37,16 +37,21 @@ const board = {
   runColor,
   plotlyReady,            // a panel awaits it before it draws a chart
   selectedRuns() { return this.runs.filter((r) => this.selected.has(r.name)); },
-  // A panel's errors: stale answers are dropped, others shown in the panel.
-  async guard(body, work) {
+  // A panel's work: stale answers are dropped; an error is shown on the panel's card
+  // (its content stays, and the next success clears the message).
+  async guard(element, work) {
     this.pending += 1;
     document.body.dataset.pending = String(this.pending);
+    const line = element.closest(".card")?.querySelector(".panel-error");
     try {
       await work();
+      if (line) line.hidden = true;
     } catch (error) {
       if (error !== STALE) {
-        console.warn(error);
-        showMessage(body, `Could not load: ${error.message}`, true);
+        if (line) {
+          line.textContent = `Could not load: ${error.message}`;
+          line.hidden = false;
+        } else showMessage(element, `Could not load: ${error.message}`, true);
       }
     } finally {
       this.pending -= 1;
@@ -184,7 +189,8 @@ async function loadPanels() {
   // Every module is asked for at once; each is mounted, in registry order, when it is in.
   const modules = panels.map((spec) => import(new URL(spec.module, window.location.origin).href));
   for (const [index, spec] of panels.entries()) {
-    const card = el("section", { class: "card", id: `${spec.name}-card` }, el("h2", {}, spec.title));
+    const card = el("section", { class: "card", id: `${spec.name}-card` }, el("h2", {}, spec.title),
+      el("p", { class: "panel-error error-text", hidden: true, role: "alert" }));
     // The first panel (the curves) on top, then the hyper-parameter table, then the rest.
     card.style.order = index === 0 ? "0" : "2";
     const body = el("div", { class: "panel-body", id: spec.name });
