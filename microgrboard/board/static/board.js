@@ -12,13 +12,17 @@ import { filterRuns, runColor, sortRows, statusText } from "./lib/runs.js";
 
 const POLL_MS = 2000;
 
-// plotly.js loads asynchronously, in parallel with the first requests for data.
-const plotlyReady = new Promise((resolve, reject) => {
-  if (window.Plotly) { resolve(window.Plotly); return; }
-  const script = document.getElementById("plotly");
-  script.addEventListener("load", () => resolve(window.Plotly));
-  script.addEventListener("error", () => reject(new Error("plotly.js did not load")));
-});
+// plotly.js takes most of a second to run: the page first asks for its data, then runs
+// plotly (preloaded by index.html) while the server answers. Panels await plotlyReady.
+let plotlyLoaded, plotlyFailed;
+const plotlyReady = new Promise((resolve, reject) => { plotlyLoaded = resolve; plotlyFailed = reject; });
+function loadPlotly() {
+  if (document.getElementById("plotly")) return;
+  const script = el("script", { src: "/vendor/plotly.min.js", id: "plotly" });
+  script.addEventListener("load", () => plotlyLoaded(window.Plotly));
+  script.addEventListener("error", () => plotlyFailed(new Error("plotly.js did not load")));
+  document.head.append(script);
+}
 
 const board = {
   runs: [],               // as /api/runs lists them
@@ -253,9 +257,11 @@ function takeRuns(runs) {
 // fetch the run list, and let panels fetch for the runs whose own token moved.
 async function poll() {
   try {
-    const news = await api("/api/changes", { token: board.token ?? undefined });
+    const first = board.token === null;  // then both at once: the run list is needed
+    const [news, listed] = await Promise.all([
+      api("/api/changes", { token: board.token ?? undefined }), first ? api("/api/runs") : null]);
     if (news.changed) {
-      const { runs } = await api("/api/runs");
+      const { runs } = listed ?? await api("/api/runs");
       const changed = new Set(Object.entries(news.runs || {})
         .filter(([name, token]) => board.runTokens[name] !== token).map(([name]) => name));
       board.token = news.token;
@@ -288,7 +294,8 @@ async function start() {
   } catch (error) {
     setLive(false, `cannot load the panels: ${error.message}`);
   }
-  await poll();
+  await poll();  // the first requests for data are on their way
+  loadPlotly();
 }
 
 start();
