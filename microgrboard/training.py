@@ -336,7 +336,7 @@ def neuron_graph(neuron: Callable[[Sequence[Value]], Value], x: Point) -> Value:
 
 
 def loss_graph(model: Model, X: Sequence[Point], y: Sequence[int], *, loss: LossName = "hinge",
-               points: int = 4) -> Value:
+               points: int = 2) -> Value:
     """The loss of a copy of ``model`` over its first ``points`` points, after backward.
 
     The graph the board's graph panel plays as "loss" (folded into one box per
@@ -415,7 +415,7 @@ def board_views(
     graph_every: int = 10,
     network_every: int = 20,
     loss: LossName = "hinge",
-    graph_points: int = 4,
+    graph_points: int = 2,
 ) -> Callable[..., None]:
     """What ``Run.training_callback(views)`` logs beyond the curves, computed here.
 
@@ -424,7 +424,8 @@ def board_views(
     ``graph_every`` steps two graphs: ``"neuron"`` (the first neuron on the first
     point) and ``"loss"`` (the loss over the first ``graph_points`` points); every
     ``network_every`` steps the network view. The last step logs everything. A grid
-    costs ``resolution ** 2`` forward passes, hence the sparser defaults.
+    costs ``resolution ** 2`` forward passes, hence the sparser defaults; boundaries
+    and heat maps need 2-D points.
     """
     for what, every in (("boundary_every", boundary_every), ("graph_every", graph_every),
                         ("network_every", network_every)):
@@ -433,6 +434,8 @@ def board_views(
     if len(X) != len(y) or not X:
         raise ValueError(f"X and y must be the same non-empty length, got {len(X)} and {len(y)}")
 
+    plane = all(len(p) == 2 for p in X)  # a decision boundary needs 2-D points
+
     def views(record: StepRecord, run: object, *, final: bool = False) -> None:
         step, model = record.step, record.model
 
@@ -440,7 +443,7 @@ def board_views(
             return step % every == 0 or final
 
         log = run  # a microgrboard Run (duck-typed: training does not import the board)
-        if due(boundary_every):
+        if due(boundary_every) and plane:
             grid = decision_grid(model, X, resolution)
             classes = None
             if grid.multiclass:

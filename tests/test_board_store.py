@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -11,7 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 from typing import IO
@@ -24,6 +26,7 @@ from microgrboard.board.store import (
     EntryNotFound,
     InvalidName,
     InvalidParameter,
+    RunGone,
     RunNotFound,
     StoreError,
     StoreReader,
@@ -519,3 +522,410 @@ def test_one_non_finite_encoder_for_tuples_and_mappings(tmp_path: Path) -> None:
     with Run(tmp_path, name="h", hparams={"shape": (2, 3), "nested": MappingProxyType({"x": 1})}):
         pass
     assert StoreReader(tmp_path).runs()[0]["hparams"] == {"shape": [2, 3], "nested": {"x": 1}}
+
+
+# --- issue 11: integrity --------------------------------------------------------------
+
+
+def test_run_ids_are_never_reused(tmp_path: Path) -> None:
+    writer = StoreWriter(tmp_path)
+    first, _ = writer.create_run("a")
+    second, _ = writer.create_run("a", if_exists="replace")  # deletes the newest run
+    third, _ = writer.create_run("a", if_exists="replace")
+    writer.close()
+    assert first < second < third  # INTEGER PRIMARY KEY alone would give `second` again
+
+
+def test_a_replaced_writer_gets_an_error_and_never_writes_into_its_successor(
+    tmp_path: Path,
+) -> None:
+    first = Run(tmp_path, name="x")
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def keep_logging() -> None:
+        step = 0
+        try:
+            while True:
+                first.log(step, loss=1.0)  # the first writer's points are all 1.0
+                step += 1
+                if step == 20:
+                    started.set()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=keep_logging)
+    thread.start()
+    assert started.wait(30)
+    second = Run(tmp_path, name="x", if_exists="replace")
+    for step in range(50):
+        second.log(step, loss=2.0)
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], RunGone), errors
+    assert "replaced or deleted" in str(errors[0]) and "'x'" in str(errors[0])
+    with pytest.raises(RunGone):
+        first.log_params([Value(1.0, "w")], 0)
+    first.close()  # closing a run that is gone is harmless
+    second.close()
+    reader = StoreReader(tmp_path)
+    [info] = reader.runs()
+    assert info["status"] == "finished"
+    loss = reader.scalars("x")["loss"]
+    assert loss["steps"] == list(range(50)) and set(loss["values"]) == {2.0}
+
+
+def _read_only(directory: Path) -> Callable[[], None]:
+    """Make ``directory`` read-only as a disk or another user's folder would be: a
+    read-only tmpfs as root (permissions do not stop root), chmod otherwise."""
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-o", "remount,ro", str(directory)], check=True)
+        return lambda: None
+    directory.chmod(0o555)
+    return lambda: directory.chmod(0o755)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A fresh directory; as root, a tmpfs mount of its own (to remount read-only)."""
+    directory = tmp_path / "mount"
+    directory.mkdir()
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(directory)],
+                       check=True)
+    try:
+        yield directory
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", "-l", str(directory)], check=True)
+        else:
+            directory.chmod(0o755)
+
+
+def test_a_read_only_log_directory_is_read(tmpfs: Path) -> None:
+    with Run(tmpfs, name="finished", hparams={"lr": 0.5}) as run:
+        for step in range(30):
+            run.log(step, loss=1.0 / (step + 1))
+        run.log_params([Value(1.0, "w")], 0)
+    assert not Path(f"{store_path(tmpfs)}-shm").exists()  # closed cleanly: WAL checkpointed
+    _read_only(tmpfs)
+    with pytest.raises(OSError):
+        (tmpfs / "probe").write_text("x")  # it really is read-only
+    reader = StoreReader(tmpfs)
+    [info] = reader.runs()
+    assert (info["name"], info["status"], info["hparams"]) == ("finished", "finished", {"lr": 0.5})
+    assert reader.scalars("finished")["loss"]["steps"] == list(range(30))
+    assert reader.payload_steps("params", "finished") == [0]
+    with warnings.catch_warnings():  # Starlette nags about httpx versions
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    from microgrboard.board.server import create_app
+
+    client = TestClient(create_app(tmpfs))  # the board serves it
+    assert [r["name"] for r in client.get("/api/runs").json()["runs"]] == ["finished"]
+    body = client.get("/api/scalars", params={"run": "finished"}).json()
+    assert body["runs"]["finished"]["loss"]["steps"] == list(range(30))
+    assert client.get("/api/changes").status_code == 200
+    assert sorted(p.name for p in tmpfs.iterdir()) == ["microgrboard.db", "microgrboard.locks"]
+
+
+def test_a_foreign_or_newer_file_is_refused_without_writing_to_it(tmp_path: Path) -> None:
+    cases = {}
+    for journal in ("DELETE", "WAL"):
+        directory = tmp_path / f"foreign-{journal}"
+        directory.mkdir()
+        other = sqlite3.connect(store_path(directory))
+        other.execute(f"PRAGMA journal_mode = {journal}")
+        other.execute("CREATE TABLE notes (text)")
+        other.execute("INSERT INTO notes VALUES ('mine')")
+        other.commit()
+        other.close()
+        cases[directory] = "not a microgrboard log store"
+    newer = tmp_path / "newer"
+    with Run(newer, name="a") as run:
+        run.log(0, loss=1.0)
+    db = sqlite3.connect(store_path(newer))
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    cases[newer] = "newer microgrboard"
+    for directory, message in cases.items():
+        path = store_path(directory)
+        before = path.read_bytes()
+        files = sorted(p.name for p in directory.iterdir())
+        assert not any(name.endswith(("-wal", "-shm")) for name in files)
+        opens = (functools.partial(Run, directory, name="b"), StoreReader(directory).runs)
+        for open_store in opens:
+            with pytest.raises(StoreError, match=message):
+                open_store()
+        assert path.read_bytes() == before, directory  # byte for byte (header bytes 18-19 too)
+        assert sorted(p.name for p in directory.iterdir()) == files  # no -wal, -shm, lock
+
+
+def test_hparams_take_numpy_numbers_and_refuse_what_cannot_be_shown(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")  # numpy is in the dev extra: this runs in CI
+    hparams = {"lr": np.float32(0.5), "steps": np.int64(100), "decay": np.bool_(True),
+               "layers": [np.int32(16), 16], "nested": {"beta": np.float64(0.9)}}
+    with Run(tmp_path, name="np", hparams=hparams):
+        pass
+    assert StoreReader(tmp_path).runs()[0]["hparams"] == {
+        "lr": 0.5, "steps": 100, "decay": True, "layers": [16, 16], "nested": {"beta": 0.9}}
+    looped: list[object] = [1]
+    looped.append(looped)
+    deep: list[object] = []
+    for _ in range(30):
+        deep = [deep]
+    for bad, message in [
+        ({"lr": float("nan")}, r"hparams\['lr'\] must be a finite number, got nan"),
+        ({"schedule": [1.0, float("inf")]}, r"hparams\['schedule'\] must be a finite number"),
+        ({"lr": np.float64("-inf")}, r"hparams\['lr'\] must be a finite number"),
+        ({"layers": looped}, r"hparams\['layers'\] contains itself"),
+        ({"deep": deep}, r"hparams\['deep'\] is nested more than 20 levels"),
+        ({"data": list(range(100_000))}, r"hparams\['data'\] is more than 64000 bytes"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Run(tmp_path, name="bad", hparams=bad)
+    assert [r["name"] for r in StoreReader(tmp_path).runs()] == ["np"]
+
+
+_SLOW_WRITER = """
+import sys, time
+from microgrboard.board.writer import Run
+run = Run(sys.argv[1], name=sys.argv[2])
+run.log(0, loss=1.0)
+print("logged", flush=True)
+time.sleep(600)  # alive, logging nothing
+"""
+
+
+def test_a_dead_writers_run_shows_stopped_and_a_slow_one_running(
+    tmp_path: Path, line_reader: Callable[[IO[str], float], Callable[[], str]]
+) -> None:
+    with Run(tmp_path, name="done"):
+        pass
+    processes = {
+        name: subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(tmp_path), name],
+                               stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+        for name in ("slow", "killed")
+    }
+    try:
+        for process in processes.values():
+            assert line_reader(process.stdout, 30)() == "logged\n"  # type: ignore[arg-type]
+        reader = StoreReader(tmp_path)
+        status = {r["name"]: r["status"] for r in reader.runs()}
+        assert status == {"done": "finished", "slow": "running", "killed": "running"}
+        token, _ = reader.changes()
+        processes["killed"].kill()
+        processes["killed"].wait(10)
+        status = {r["name"]: r["status"] for r in reader.runs()}  # at once: no timeout
+        assert status == {"done": "finished", "slow": "running", "killed": "stopped"}
+        assert reader.changes()[0] != token  # the page learns of it
+        assert reader.changes()[1]["killed"].endswith(":stopped")
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait(10)
+    assert {r["name"]: r["status"] for r in reader.runs()}["slow"] == "stopped"
+
+
+_V1_SCHEMA = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, hparams TEXT NOT NULL,
+    started REAL NOT NULL, updated REAL NOT NULL, status TEXT NOT NULL);
+CREATE TABLE scalars (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, tag TEXT NOT NULL,
+    step INTEGER NOT NULL, value REAL, wall_time REAL NOT NULL, UNIQUE (run_id, tag, step));
+CREATE INDEX scalars_by_id ON scalars (run_id, id);
+CREATE INDEX scalars_by_step ON scalars (run_id, step);
+CREATE TABLE graphs (id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, tag TEXT NOT NULL,
+    step INTEGER NOT NULL, structure_key TEXT NOT NULL, node_count INTEGER NOT NULL,
+    snapshot TEXT NOT NULL, wall_time REAL NOT NULL, UNIQUE (run_id, tag, step));
+CREATE TABLE params (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL, payload TEXT NOT NULL, wall_time REAL NOT NULL,
+    PRIMARY KEY (run_id, step)) WITHOUT ROWID;
+CREATE TABLE boundaries (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL, payload TEXT NOT NULL, wall_time REAL NOT NULL,
+    PRIMARY KEY (run_id, step)) WITHOUT ROWID;
+PRAGMA application_id = 1835496034;  -- "mgrb"
+PRAGMA user_version = 1;
+INSERT INTO runs VALUES (1, 'old', '{"lr": 0.1}', 1.0, 2.0, 'finished');
+INSERT INTO runs VALUES (2, 'older', '{}', 1.0, 2.0, 'finished');
+INSERT INTO scalars (run_id, tag, step, value, wall_time) VALUES
+    (1, 'loss', 0, 1.0, 1.0), (1, 'loss', 1, 0.5, 1.0), (1, 'acc', 1, 0.9, 1.0);
+INSERT INTO params VALUES (1, 0, '{"names": ["w"], "data": [1.0], "grad": [0.0]}', 1.0);
+INSERT INTO boundaries VALUES (1, 5, '{"xs": [0], "ys": [0], "scores": [[1]],
+    "points": [], "labels": []}', 1.0);
+"""
+
+
+def _v1_store(directory: Path) -> None:
+    directory.mkdir(exist_ok=True)
+    db = sqlite3.connect(store_path(directory))
+    db.executescript(_V1_SCHEMA)
+    db.close()
+
+
+def _expected_v1_runs(reader: StoreReader) -> None:
+    runs = {r["name"]: r for r in reader.runs()}
+    assert runs["old"]["tags"] == ["acc", "loss"] and runs["old"]["last_step"] == 1
+    assert (runs["old"]["params"], runs["old"]["boundaries"]) == (1, 1)
+    assert runs["older"]["tags"] == [] and runs["older"]["last_step"] is None
+    assert reader.scalars("old")["loss"]["values"] == [1.0, 0.5]
+    assert reader.payload_steps("boundary", "old") == [5]
+    assert json.loads(reader.payload("params", "old", 0))["names"] == ["w"]
+
+
+def test_a_schema_1_store_is_read_as_it_is_and_migrated_by_a_writer(tmpfs: Path) -> None:
+    _v1_store(tmpfs)
+    _expected_v1_runs(StoreReader(tmpfs))  # read, not changed
+    db = sqlite3.connect(store_path(tmpfs))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.close()
+    with Run(tmpfs, name="older", if_exists="replace") as run:  # migrates, then logs
+        run.log(0, loss=3.0)
+    reader = StoreReader(tmpfs)
+    runs = {r["name"]: r for r in reader.runs()}
+    assert runs["older"]["id"] == 3  # not 2 again: ids never reused
+    assert reader.payload_steps("params", "old") == [0]
+    assert json.loads(reader.payload("boundary", "old", 5))["xs"] == [0]
+    assert runs["old"]["tags"] == ["acc", "loss"]
+    db = sqlite3.connect(store_path(tmpfs))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    db.close()
+
+
+def test_a_read_only_schema_1_store_is_read(tmpfs: Path) -> None:
+    _v1_store(tmpfs)
+    db = sqlite3.connect(store_path(tmpfs))
+    db.execute("PRAGMA journal_mode = WAL")  # as schema-1 writers left it
+    db.close()
+    _read_only(tmpfs)
+    _expected_v1_runs(StoreReader(tmpfs))
+
+
+def test_exceptions_say_what_happened(tmp_path: Path) -> None:
+    with Run(tmp_path, name="a") as run:
+        run.log(0, loss=1.0)
+    reader = StoreReader(tmp_path)
+    with pytest.raises(EntryNotFound, match="no graph snapshot 7") as missing:
+        reader.graph("a", 7)
+    assert not isinstance(missing.value, RunNotFound)  # the run is there; the graph is not
+    with pytest.raises(RunNotFound, match="no run named 'b'"):
+        reader.graph("b", 7)
+    for bad in (-1, True, 2**63, "3"):
+        with pytest.raises(InvalidParameter) as info:
+            reader.payload("params", "a", bad)  # type: ignore[arg-type]
+        assert not isinstance(info.value, InvalidName)
+    with pytest.raises(InvalidName):
+        reader.scalars("a/b")
+
+
+def test_one_bad_row_is_an_error_for_its_run_only(tmp_path: Path) -> None:
+    with Run(tmp_path, name="good") as run:
+        run.log(0, loss=1.0)
+    with Run(tmp_path, name="bad") as run:
+        run.log(0, loss=1.0)
+    db = sqlite3.connect(store_path(tmp_path))  # as another tool might write
+    db.execute("UPDATE runs SET hparams = 'not json' WHERE name = 'bad'")
+    db.execute("UPDATE scalars SET value = 'text' WHERE run_id = "
+               "(SELECT id FROM runs WHERE name = 'bad')")
+    db.commit()
+    db.close()
+    runs = {r["name"]: r for r in StoreReader(tmp_path).runs()}
+    assert runs["good"]["error"] is None and runs["good"]["hparams"] == {}
+    assert "hyper-parameters are not JSON" in runs["bad"]["error"]
+    with pytest.raises(StoreError, match=r"value of 'loss' at step 0 is not a number"):
+        StoreReader(tmp_path).scalars("bad")
+
+
+def test_log_graph_refuses_labels_too_long_to_draw(tmp_path: Path) -> None:
+    x = Value(1.0, "x" * 1001)
+    y = x * 2.0
+    with Run(tmp_path, name="g") as run:
+        with pytest.raises(ValueError, match="node 0's label is 1001 characters long"):
+            run.log_graph(y, 0)
+        x.label = "x" * 1000
+        run.log_graph(y, 0)
+
+
+def test_multiclass_boundaries_and_network_states_round_trip(tmp_path: Path) -> None:
+    from microgrboard.training import decision_grid, network_state
+
+    model = MLP(2, [4, 3], seed=0)  # three classes
+    X, y = [(0.0, 1.0), (1.0, 0.0), (0.5, 0.5)], [0, 1, 2]
+    grid = decision_grid(model, X, resolution=3)
+    assert grid.multiclass
+    state = network_state(MLP(2, [3, 1], seed=0), X, y, resolution=4)
+    with Run(tmp_path, name="m") as run:
+        run.log_decision_boundary(0, grid.xs, grid.ys, grid.scores, X, y,
+                                  classes=["a", "b", "c"])
+        with pytest.raises(ValueError, match="class indices 0..1"):
+            run.log_decision_boundary(1, grid.xs, grid.ys, grid.scores, X, y,
+                                      classes=["a", "b"])
+        run.log_network(0, state)
+        broken = {**state, "layers": [{**state["layers"][0], "neurons": [  # type: ignore[index]
+            {"name": "L0.N0", "weights": [1.0], "bias": 0.0, "activation": 0.0}]}]}
+        with pytest.raises(ValueError, match=r"neurons\[0\] has 1 weights; the layer below has 2"):
+            run.log_network(1, broken)
+    reader = StoreReader(tmp_path)
+    boundary = json.loads(reader.payload("boundary", "m", 0))
+    assert boundary["classes"] == ["a", "b", "c"]
+    assert {v for row in boundary["scores"] for v in row} <= {0, 1, 2}
+    network = json.loads(reader.payload("network", "m", 0))
+    assert network["inputs"] == ["x0", "x1"] and [la["name"] for la in network["layers"]] == [
+        "L0", "L1"]
+    plane = network["plane"]
+    assert len(plane["xs"]) == 4 and set(plane["heat"]) == {"L0.N0", "L0.N1", "L0.N2", "L1.N0"}
+    # The output neuron's heat map is the model's score on the plane, computed elsewhere.
+    scores = decision_grid(MLP(2, [3, 1], seed=0), X, resolution=4).scores
+    assert [v for row in plane["heat"]["L1.N0"] for v in row] == pytest.approx(
+        [v for row in scores for v in row])
+    assert reader.payload_steps("network", "m") == [0]
+
+
+def test_runs_cost_does_not_grow_with_rows_logged(tmp_path: Path) -> None:
+    with Run(tmp_path, name="short") as run:
+        run.log(0, loss=1.0)
+    reader = StoreReader(tmp_path)
+    reader.runs()
+    few = reader.statements
+    writer = StoreWriter(tmp_path)
+    run_id, _ = writer.create_run("long")
+    for step in range(2000):
+        writer.log_scalars(run_id, step, {"loss": 1.0, "acc": 0.5})
+    writer.close()
+    reader.statements = 0
+    runs = reader.runs()
+    assert reader.statements == few  # two runs, thousands of rows: the same statements
+    assert runs[1]["tags"] == ["acc", "loss"] and runs[1]["last_step"] == 1999
+    db = sqlite3.connect(store_path(tmp_path))
+    plan = " ".join(str(r[-1]) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT run_id, kind, tag, count FROM run_series"))
+    assert "scalars" not in plan
+    db.close()
+
+
+def test_loss_graph_is_the_loss_on_a_copy_with_numerical_gradients() -> None:
+    from microgrboard.training import batch_loss, loss_graph
+
+    model = MLP(2, [3, 1], seed=4, activation="tanh")
+    X, y = [(0.3, -0.2), (-0.5, 0.8), (1.0, 1.0)], [1, 0, 1]
+    root = loss_graph(model, X, y, loss="bce", points=2)
+    assert root.label == "loss" and root.grad == 1.0
+    assert all(p.grad == 0.0 for p in model.parameters())  # the model is untouched
+    value, _ = batch_loss(model, X[:2], y[:2], "bce", l2=0.0)
+    assert root.data == pytest.approx(value.data)
+    leaves = {n["label"]: n["grad"] for n in snapshot(root)["nodes"] if n["op"] == ""}
+    weight = model.layers[0].neurons[1].w[0]  # d loss / d L0.N1.w0 by central differences
+    h = 1e-6 * max(1.0, abs(weight.data))
+    original = weight.data
+    weight.data = original + h
+    up = batch_loss(model, X[:2], y[:2], "bce", l2=0.0)[0].data
+    weight.data = original - h
+    down = batch_loss(model, X[:2], y[:2], "bce", l2=0.0)[0].data
+    weight.data = original
+    assert leaves["L0.N1.w0"] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)

@@ -121,7 +121,7 @@ def create_app(
 
     endpoints: dict[str, Endpoint] = {"/api/runs": runs, "/api/changes": changes,
                                       "/api/panels": panels}
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"reader": reader}  # app.state.reader, .layouts: for tests
     for panel in PANELS:
         served = panel.routes(reader, state)
         assert tuple(served) == panel.paths, f"panel {panel.name}: routes and paths differ"

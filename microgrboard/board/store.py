@@ -398,6 +398,11 @@ def _take_lock(logdir: Path, run_id: int) -> tuple[str, _RunLock] | None:
     file = open(path, "wb")  # noqa: SIM115 - held until the run closes
     try:
         fcntl.flock(file, fcntl.LOCK_EX)  # readers hold a shared lock for microseconds
+    except OSError:  # a file system without locks (some network mounts): status unknown
+        file.close()
+        with suppress(OSError):
+            path.unlink()
+        return None
     except BaseException:
         file.close()
         raise
@@ -514,7 +519,8 @@ class StoreWriter:
                     db.execute(statement)
             if version == 0:
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:

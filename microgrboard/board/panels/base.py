@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from microgrboard.core import Value
+
 if TYPE_CHECKING:
     from microgrboard.board.api import Endpoint
     from microgrboard.board.store import StoreReader
@@ -58,7 +60,8 @@ def stepped_panel(name: str, title: str, schema: int,
 
         def payload(request: Request) -> Response:
             run, step = run_param(request), int_param(request, "step")
-            stored = json.loads(reader.payload(name, run, step))
+            stored = stored_json(reader.payload(name, run, step), f"run {run!r}'s {name} "
+                                 f"at step {step}")
             if upgrade is not None:
                 upgrade(stored)
             return json_response({**stored, "schema": schema, "run": run, "step": step})
@@ -69,10 +72,21 @@ def stepped_panel(name: str, title: str, schema: int,
     return Panel(name, title, schema, (f"/api/{name}/steps", f"/api/{name}"), routes)
 
 
+def stored_json(text: str, what: str) -> dict[str, Any]:
+    """A stored JSON object, or BadRow (a JSON error for that row, not a crash)."""
+    from microgrboard.board.store import BadRow
+
+    try:
+        value = json.loads(text)
+    except ValueError as problem:
+        raise BadRow(f"{what} is not JSON ({problem})") from None
+    if not isinstance(value, dict):
+        raise BadRow(f"{what} is not a JSON object")
+    return value
+
+
 def number(what: str, value: object) -> float:
     """A float from a number or a Value; anything else is a TypeError naming ``what``."""
-    from microgrboard.core import Value
-
     if isinstance(value, Value):
         return value.data
     if isinstance(value, numbers.Real) and not isinstance(value, bool):

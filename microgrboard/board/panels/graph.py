@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from microgrboard.board.panels.base import Panel
+from microgrboard.board.panels.base import Panel, stored_json
 
 if TYPE_CHECKING:
     from microgrboard.board.api import Endpoint
@@ -143,8 +143,9 @@ def routes(reader: StoreReader, state: dict[str, Any]) -> dict[str, Endpoint]:
         return json_response({"schema": SCHEMA, "graphs": reader.graphs(run_param(request))})
 
     def graph(request: Request) -> Response:
-        record = reader.graph(run_param(request), int_param(request, "id"))
-        record["snapshot"] = json.loads(record["snapshot"])
+        run, graph_id = run_param(request), int_param(request, "id")
+        record = reader.graph(run, graph_id)
+        record["snapshot"] = stored_json(record["snapshot"], f"run {run!r}'s graph {graph_id}")
         return json_response({"schema": SCHEMA, **record})
 
     def graph_player(request: Request) -> Response:
@@ -154,10 +155,10 @@ def routes(reader: StoreReader, state: dict[str, Any]) -> dict[str, Endpoint]:
             raise InvalidParameter(f"query parameter 'style' must be one of {STYLES}, "
                                    f"got {style[:40]!r}")
         record = reader.graph(run, graph_id)
+        snap = shorten_labels(stored_json(record["snapshot"], f"run {run!r}'s graph {graph_id}"))
         player = _player()
 
         def compute() -> dict[str, Any]:
-            snap = shorten_labels(json.loads(record["snapshot"]))
             try:
                 return {"player": player.player_payload(snap, style=style),
                         "svg": player.player_svg(snap, style=style)}

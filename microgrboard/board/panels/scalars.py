@@ -9,7 +9,10 @@ full resolution; ``since`` returns only what was logged after a cursor.
 
 from __future__ import annotations
 
+import gc
 import math
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from microgrboard.board.panels.base import Panel
@@ -46,9 +49,11 @@ def downsample(steps: list[int], values: list[float | None],
         gaps = gaps[np.linspace(0, len(gaps) - 1, max_points // 4).astype(np.int64)]
     kept = np.flatnonzero(finite)
     budget = (max_points - 2 - len(gaps)) // 2 * 2  # MinMax keeps pairs; 2 for the ends
-    if len(kept) > budget >= 2:
+    if len(kept) > budget >= 4:  # tsdownsample needs two buckets at least
         sampler = MinMaxDownsampler()  # type: ignore[no-untyped-call]
         kept = kept[sampler.downsample(x[kept], y[kept], n_out=budget)]
+    elif len(kept) > budget >= 2:  # one bucket: its minimum and maximum
+        kept = kept[[int(np.argmin(y[kept])), int(np.argmax(y[kept]))]]
     elif len(kept) > budget:
         kept = kept[:0]
     keep = np.unique(np.concatenate([np.array([0, count - 1]), kept, gaps]))
@@ -79,9 +84,38 @@ def _scalar_tags(view: StoreView, run_id: int) -> list[str]:
     return [tag for (tag,) in view.db.execute(sql, (run_id,))]
 
 
+class CurveCache:
+    """Downsampled curves of runs that did not log since: a long run is read once.
+
+    Keyed by what was asked (run id, tag, range, max_points) and valid while the
+    run's newest scalar row is the same (run ids are never reused; a re-logged
+    point gets a new row). Least recently used first out.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], tuple[int, Curve]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], newest: int) -> Curve | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found[0] != newest:
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[Any, ...], newest: int, curve: Curve) -> None:
+        with self._lock:
+            self._items[key] = (newest, curve)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 def _run_curves(view: StoreView, run: str, run_id: int, *, tags: list[str] | None,
                 since: int | None, start: int | None, end: int | None,
-                max_points: int) -> tuple[dict[str, Curve], int]:
+                max_points: int, cache: CurveCache | None) -> tuple[dict[str, Curve], int]:
     db = view.db
     curves: dict[str, Curve] = {}
     if since is not None:  # a live poll: only the new rows, through the (run, id) index
@@ -96,24 +130,41 @@ def _run_curves(view: StoreView, run: str, run_id: int, *, tags: list[str] | Non
             steps, values = (list(column) for column in zip(*points))
             curves[tag] = _curve(run, tag, steps, values, max_points)
         return curves, max([since, *(row[0] for row in rows)])
+    newest = int(db.execute("SELECT MAX(id) FROM scalars WHERE run_id = ?",
+                            (run_id,)).fetchone()[0] or 0)
     where, args = "", list[int]()
     if start is not None:
         where, args = where + " AND step >= ?", [*args, start]
     if end is not None:
         where, args = where + " AND step <= ?", [*args, end]
     for tag in _scalar_tags(view, run_id) if tags is None else tags:
-        rows = db.execute(f"SELECT step, value FROM scalars WHERE run_id = ? AND tag = ?{where} "
-                          "ORDER BY step", (run_id, tag, *args)).fetchall()
-        if rows:
-            steps, values = (list(column) for column in zip(*rows))
-            curves[tag] = _curve(run, tag, steps, values, max_points)
-    cursor = db.execute("SELECT MAX(id) FROM scalars WHERE run_id = ?", (run_id,)).fetchone()[0]
-    return curves, int(cursor or 0)
+        key = (run_id, tag, start, end, max_points)
+        curve = None if cache is None else cache.get(key, newest)
+        if curve is None:
+            # A million rows make a million tuples: the cyclic collector would rescan
+            # them again and again while they are made (none of them is a cycle).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                rows = db.execute(f"SELECT step, value FROM scalars WHERE run_id = ? AND tag = ?"
+                                  f"{where} ORDER BY step", (run_id, tag, *args)).fetchall()
+                columns = [list(column) for column in zip(*rows)]
+                del rows
+            finally:
+                if collecting:
+                    gc.enable()
+            curve = _curve(run, tag, columns[0], columns[1], max_points) if columns else None
+            if cache is not None and curve is not None:
+                cache.put(key, newest, curve)
+        if curve is not None:
+            curves[tag] = curve
+    return curves, newest
 
 
 def read_curves(view: StoreView, names: list[str], *, tags: list[str] | None = None,
                 since: int | None = None, start: int | None = None, end: int | None = None,
-                max_points: int = DEFAULT_MAX_POINTS) -> dict[str, Any]:
+                max_points: int = DEFAULT_MAX_POINTS,
+                cache: CurveCache | None = None) -> dict[str, Any]:
     """The ``/api/scalars`` answer for runs ``names`` (RunNotFound for an unknown one).
 
     A run whose rows cannot be read gets an entry in ``"errors"`` and no curves; the
@@ -132,7 +183,7 @@ def read_curves(view: StoreView, names: list[str], *, tags: list[str] | None = N
         try:
             runs[name], cursors[name] = _run_curves(
                 view, name, run_id, tags=tags, since=since, start=start, end=end,
-                max_points=max_points)
+                max_points=max_points, cache=cache)
         except BadRow as problem:
             runs[name], cursors[name], errors[name] = {}, since or 0, str(problem)
     return {"schema": SCHEMA, "runs": runs, "cursors": cursors, "cursor": int(cursor),
@@ -151,6 +202,9 @@ def routes(reader: StoreReader, state: dict[str, Any]) -> dict[str, Endpoint]:
         tag_params,
     )
 
+    cache = CurveCache()
+    state["curves"] = cache
+
     def scalars(request: Request) -> Response:
         names, tags = run_params(request), tag_params(request)
         options = {key: optional_int_param(request, key) for key in ("since", "start", "end")}
@@ -160,7 +214,7 @@ def routes(reader: StoreReader, state: dict[str, Any]) -> dict[str, Endpoint]:
             if view is None:
                 raise RunNotFound(f"no run named {names[0]!r} in {reader.logdir}")
             return json_response(read_curves(view, names, tags=tags, max_points=max_points,
-                                             **options))
+                                             cache=cache, **options))
 
     return {"/api/scalars": scalars}
 
