@@ -1,13 +1,23 @@
-"""The ``microgrboard`` command: ``demo``, ``draw`` and ``board``.
+"""The ``microgrboard`` command: ``demo``, ``draw``, ``play`` and ``board``.
 
-Each sub-command imports what it needs only when it runs.
+Each sub-command imports what it needs only when it runs. Choosing a built-in example
+by name happens here: :mod:`microgrboard.drawing` draws whatever graph it is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+
+def _add_example_arguments(command: argparse.ArgumentParser, examples: Iterable[str]) -> None:
+    command.add_argument("example", choices=sorted(examples),
+                         help="the built-in graph: " + ", ".join(sorted(examples)))
+    command.add_argument("--style", choices=["record", "book"], default="record",
+                         help="record: micrograd's boxes (label | data | grad); book: the "
+                              "textbook's circles with values on the arrows (default: record)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,29 +31,81 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="print the book's examples and train on moons")
+    demo = commands.add_parser("demo", help="print the book's examples, draw them, and train "
+                               "on moons")
     demo.add_argument("--optimizer", default="sgd", help="sgd, momentum, nesterov, adagrad, "
                       "rmsprop, adam or adamw (default: sgd)")
     demo.add_argument("--steps", type=int, default=100, help="training steps (default: 100)")
     demo.add_argument("--seed", type=int, default=1337, help="random seed (default: 1337)")
-    demo.add_argument("--out", default="demo_output", help="directory for pictures "
-                      "(default: demo_output)")
+    demo.add_argument("--out", default="demo_output", help="each run writes its pictures and "
+                      "player page into a new numbered folder inside this one, so no run "
+                      "overwrites another's (default: demo_output)")
     demo.add_argument("--logdir", default="runs", help="board log directory (default: runs)")
     demo.add_argument("--examples-only", action="store_true",
-                      help="print the book's examples and stop")
+                      help="print and draw the book's examples, then stop (no training)")
 
     draw = commands.add_parser("draw", help="draw a built-in example's graph to a file")
-    draw.add_argument("example", choices=sorted(EXAMPLES))
+    _add_example_arguments(draw, EXAMPLES)
     draw.add_argument("-o", "--output", required=True,
                       help="output file; its suffix picks the format (.svg, .png, .pdf, .dot)")
-    draw.add_argument("--style", choices=["record", "book"], default="record")
     draw.add_argument("--no-grad", action="store_true", help="show forward values only")
+    draw.add_argument("--step", type=int, metavar="K",
+                      help="show the backward pass after step K (0 = the output's own step): "
+                           "the node being processed is highlighted and gradients not "
+                           "computed yet read '?'")
+
+    play = commands.add_parser("play", help="write a built-in example as a step-through "
+                               "player page (one self-contained HTML file, works offline)")
+    _add_example_arguments(play, EXAMPLES)
+    play.add_argument("-o", "--output", required=True, help="the HTML file to write")
 
     board = commands.add_parser("board", help="serve the web board over a log directory")
     board.add_argument("--logdir", default="runs", help="log directory (default: runs)")
     board.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     board.add_argument("--port", type=int, default=6006, help="port (default: 6006)")
     return parser
+
+
+def _fail(command: str, message: str, status: int = 1) -> int:
+    print(f"microgrboard {command}: {message}", file=sys.stderr)
+    return status
+
+
+def draw_command(args: argparse.Namespace) -> int:
+    """``microgrboard draw EXAMPLE -o PATH [--style] [--no-grad] [--step K]``."""
+    from microgrboard.drawing import FORMATS, RenderError, draw
+    from microgrboard.examples import EXAMPLES
+
+    output = Path(args.output)
+    if output.suffix.lower() not in FORMATS:
+        return _fail("draw", f"cannot write {str(output)!r}: unsupported suffix "
+                     f"{output.suffix!r}; use one of {', '.join(FORMATS)}", 2)
+    example = EXAMPLES[args.example]()
+    try:
+        picture = draw(example.output, style=args.style, grad=not args.no_grad, step=args.step)
+    except ValueError as error:  # e.g. a step past the last one
+        return _fail("draw", str(error), 2)
+    try:
+        picture.save(output)
+    except (RenderError, OSError) as error:
+        return _fail("draw", str(error))
+    print(f"wrote {output}")
+    return 0
+
+
+def play_command(args: argparse.Namespace) -> int:
+    """``microgrboard play EXAMPLE -o PATH.html [--style]``."""
+    from microgrboard.examples import EXAMPLES
+    from microgrboard.player import play
+
+    try:
+        path = play(EXAMPLES[args.example]().output, style=args.style).save(args.output)
+    except ValueError as error:  # e.g. not an .html name
+        return _fail("play", str(error), 2)
+    except OSError as error:
+        return _fail("play", str(error))
+    print(f"wrote {path}; open it in a browser")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,9 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(run_demo(args))
     if args.command == "draw":
-        from microgrboard.drawing import draw_example
-
-        return int(draw_example(args))
+        return draw_command(args)
+    if args.command == "play":
+        return play_command(args)
     if args.command == "board":
         from microgrboard.board.server import serve
 

@@ -1,10 +1,18 @@
-"""Small seeded teaching data sets, in pure Python (no scikit-learn, no numpy).
+"""Small seeded teaching data sets, and the 8×8 handwritten digits.
 
-Classification sets are 2-D points with integer class labels (0, 1, ...); the
-same ``seed`` gives the same points on every machine. The generators default to
-``seed=0``, so a lesson's plots are the same on every run; pass ``seed=None`` for
-fresh randomness. :func:`minibatches` walks a data set in shuffled batches, one
+The toy classification sets are 2-D points with integer class labels (0, 1, ...),
+made in pure Python; the same ``seed`` gives the same points on every machine. The
+generators default to ``seed=0``, so a lesson's plots are the same on every run; pass
+``seed=None`` for fresh randomness. :func:`minibatches` walks a data set in shuffled batches, one
 epoch per call.
+
+:func:`digits` is a real data set: the 1,797 8×8 images of handwritten digits that
+scikit-learn ships inside its package (no download), split like the book's
+``load_mnist``::
+
+    (X_train, y_train), (X_test, y_test) = digits()
+
+It needs the ``data`` extra (``pip install "microgrboard[data]"``).
 
 >>> data = moons(100, noise=0.1, seed=1337)
 >>> len(data.X), data.X[0] == moons(100, noise=0.1, seed=1337).X[0], sorted(set(data.y))
@@ -26,7 +34,10 @@ Y_ = TypeVar("Y_")
 
 
 class Dataset(NamedTuple):
-    """Points ``X`` (tuples of floats) and their class labels ``y`` (0, 1, ...)."""
+    """Points ``X`` (tuples of floats) and their class labels ``y`` (0, 1, ...).
+
+    A named pair, so it unpacks: ``X, y = moons()``.
+    """
 
     X: list[Point]
     y: list[int]
@@ -203,6 +214,72 @@ def signed_labels(labels: Sequence[int]) -> list[int]:
     return [2 * y - 1 for y in labels]
 
 
+DIGITS_CLASSES = 10
+DIGITS_EXTRA = 'pip install "microgrboard[data]"'
+
+
+def digits(seed: int | None = DEFAULT_SEED, test_fraction: float = 0.2) -> tuple[Dataset, Dataset]:
+    """The 1,797 handwritten digits (8×8 pixels) as ``(train, test)`` data sets.
+
+    Each point is a tuple of 64 pixels scaled to [0, 1] (row by row; scikit-learn
+    stores them as 0..16), each label an ``int`` 0-9. The split is stratified (every
+    digit keeps its share in both sets) and shuffled from ``seed``;
+    ``test_fraction`` of the images, rounded up, go to the test set (360 of 1,797
+    with the default 0.2), so, as the book does with ``load_mnist``::
+
+        (X_train, y_train), (X_test, y_test) = digits()
+
+    The images come from scikit-learn's own package files (``load_digits``), so no
+    network is needed; scikit-learn is the ``data`` extra. ``y`` as one-hot rows:
+    :func:`one_hot`.
+    """
+    if (isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float))
+            or not 0 < test_fraction < 1):
+        raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as error:
+        raise ImportError(
+            f"digits() reads the images bundled with scikit-learn, which did not import "
+            f"({error}); install the data extra: {DIGITS_EXTRA}"
+        ) from error
+    bunch = load_digits()
+    images: list[Point] = [tuple(v / 16.0 for v in row) for row in bunch.data.tolist()]
+    labels = [int(k) for k in bunch.target.tolist()]
+    n_test = math.ceil(test_fraction * len(labels))
+    if min(n_test, len(labels) - n_test) < DIGITS_CLASSES:  # stratifying needs one per class
+        raise ValueError(
+            f"test_fraction={test_fraction!r} leaves {n_test} test and "
+            f"{len(labels) - n_test} training images; each set needs at least "
+            f"{DIGITS_CLASSES} (one per digit)"
+        )
+    X_train, X_test, y_train, y_test = train_test_split(
+        images, labels, test_size=n_test, stratify=labels, random_state=seed, shuffle=True
+    )
+    return Dataset(X_train, y_train), Dataset(X_test, y_test)
+
+
+def one_hot(labels: Sequence[int], classes: int) -> list[list[float]]:
+    """Class indices as one-hot rows: label k becomes ``classes`` numbers, 1.0 at k.
+
+    >>> one_hot([2, 0], classes=3)
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    _check_count("classes", classes)
+    rows = []
+    for i, k in enumerate(labels):
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < classes:
+            raise ValueError(f"one_hot: labels[{i}] must be a class index in "
+                             f"[0, {classes}), got {k!r}")
+        row = [0.0] * classes
+        row[k] = 1.0
+        rows.append(row)
+    return rows
+
+
 def minibatches(
     X: Sequence[X_],
     y: Sequence[Y_],
@@ -253,9 +330,11 @@ __all__ = [
     "RegressionDataset",
     "blobs",
     "circles",
+    "digits",
     "linear_regression",
     "minibatches",
     "moons",
+    "one_hot",
     "signed_labels",
     "spirals",
     "xor",

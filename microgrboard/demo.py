@@ -1,6 +1,9 @@
 """``microgrboard demo``: the book's examples, then an MLP trained on two moons.
 
-1. Prints the computational-graph examples (apple tax, ...) with their gradients.
+1. Prints the computational-graph examples (apple tax, ...) with their gradients, and
+   writes the apple-tax and apple-orange pictures (both styles) and a player page of
+   apple-orange into a new numbered folder of ``--out`` (``demo_output/001``,
+   ``002``, ...), so a run never overwrites an earlier run's files.
 2. Trains ``MLP(2, [16, 16, 1])`` on 100 moons points, as micrograd's demo does
    (max-margin loss + 1e-4 · L2; with SGD, lr = 1.0 - 0.9·k/100), showing loss and
    accuracy in a progress bar, and saves the decision boundary as a PNG.
@@ -182,6 +185,9 @@ def run_demo(args: argparse.Namespace) -> int:
     for name in EXAMPLES:
         print(describe(name))
         print()
+    out_dir = new_run_folder(Path(args.out))
+    for path in write_example_pictures(out_dir):
+        print(f"wrote {path}")
     if args.examples_only:
         return 0
 
@@ -201,8 +207,6 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"final: loss {history.final_loss:.4f}, training accuracy {correct}/{len(data.y)} "
           f"({time.perf_counter() - started:.1f} s)")
 
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     grid = decision_grid(model, data.X)
     path = plot_decision_boundary(
         grid, data.X, data.y, out_dir / f"moons_{args.optimizer}.png",
@@ -212,6 +216,37 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"run logged as {run.name!r} in {args.logdir}/; open the board on it with:\n"
           f"  {board_command(args.logdir)}")
     return 0
+
+
+def new_run_folder(base: Path) -> Path:
+    """A new, empty folder ``base/NNN``, numbered one past the highest already there."""
+    base.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.name) for p in base.iterdir() if p.name.isdigit()]
+    number = max(taken, default=0) + 1
+    while True:  # another demo may take the same number meanwhile: try the next
+        folder = base / f"{number:03d}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            number += 1
+            continue
+        return folder
+
+
+def write_example_pictures(folder: Path) -> list[Path]:
+    """The apple-tax and apple-orange drawings (record and book style, PNG) and a
+    player page of apple-orange, written into ``folder``."""
+    from microgrboard.drawing import draw
+    from microgrboard.player import play
+
+    written = []
+    for name in ("apple-tax", "apple-orange"):
+        for style in ("record", "book"):
+            picture = draw(EXAMPLES[name]().output, style=style)
+            written.append(picture.save(folder / f"{name}_{style}.png"))
+    written.append(play(EXAMPLES["apple-orange"]().output, style="book")
+                   .save(folder / "apple-orange_player.html"))
+    return written
 
 
 def board_command(logdir: str) -> str:

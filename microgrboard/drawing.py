@@ -92,9 +92,11 @@ Style = Literal["record", "book"]
 GroupSpec = str | None | Callable[[NodeRecord], str | None]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
-# Drawn nodes laid out in well under 5 s on a 2-core machine with the settings of
-# _layout_attributes (measured by benchmarks/bench_drawing.py); past it, fold.
-DEFAULT_MAX_NODES = 5000
+# Drawn nodes laid out within about 3 s on a 2-core machine with the settings of
+# _layout_attributes, by Debian's Graphviz 2.43 and the one bundled in pygraphviz
+# (measured by benchmarks/bench_drawing.py: a 4,000-node chain is the slowest shape);
+# past it, fold.
+DEFAULT_MAX_NODES = 4000
 SUMMARY_NODES = 60  # values a folded summary draws around the output
 SUMMARY_TIME_LIMIT = 20.0  # the summary is small: it always gets this long
 LABEL_LIMIT = 200  # characters of a label drawn; Graphviz refuses HTML labels over 16 KB
@@ -387,8 +389,46 @@ def _units(index: _Index, grouping: _Grouping,
 
 
 def _node_count(units: list[_Unit], style: Style) -> int:
-    """How many DOT nodes :func:`_build` will emit for ``units`` (what max_nodes limits)."""
+    """How many DOT nodes :func:`_build` will emit for ``units``."""
     return len(units) + (1 if style == "book" else 0)  # + the book style's end point
+
+
+def _long_edges(index: _Index, unit_of: dict[int, _Unit]) -> int:
+    """About how many extra nodes Graphviz's layered layout adds for ``unit_of``.
+
+    An edge spanning k ranks becomes a chain of k-1 virtual nodes, which crossing
+    minimisation and placement then work on: a value used far from where it is made
+    (``tanh(x)`` in every term of a 7th derivative) costs more than the value itself.
+    Ranks are estimated as late as possible (each unit just before its first consumer).
+    """
+    depth: dict[int, int] = {}  # id(unit) -> ranks from the output
+    drawn: list[tuple[int, int]] = []
+    for node in reversed(index.nodes):  # consumers before what they consume
+        child = unit_of.get(node["id"])
+        if child is None:
+            continue
+        below = depth.setdefault(id(child), 0) + 1
+        for edge in index.edges_into[node["id"]]:
+            parent = unit_of.get(edge["parent"])
+            if parent is not None and parent is not child:
+                depth[id(parent)] = max(depth.get(id(parent), 0), below)
+                drawn.append((id(parent), id(child)))
+    return sum(depth[p] - depth[c] - 1 for p, c in drawn)
+
+
+def _layout_size(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit],
+                 style: Style) -> int:
+    """What ``max_nodes`` limits: the drawn nodes; a twentieth of the virtual nodes long
+    edges add (:func:`_long_edges`); and, in the book style, the labelled arrows
+    (Graphviz lays out an edge label as a node of its own: a book-style drawing takes
+    3-5 times as long as the record style of the same graph). Calibrated with
+    ``benchmarks/bench_drawing.py``: about 4,000 of these take 3 s."""
+    size = _node_count(units, style) + _long_edges(index, unit_of) // 20
+    if style == "book":
+        size += sum(1 for e in index.snap["edges"]
+                    if e["child"] in unit_of and e["parent"] in unit_of
+                    and unit_of[e["child"]] is not unit_of[e["parent"]]) + 1
+    return size
 
 
 @dataclass
@@ -469,7 +509,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
     snap, nodes = index.snap, index.nodes
     count_expected = _node_count(units, opts.style) + (1 if folded else 0)
     graph_attr = {"rankdir": rankdir, "fontname": _FONT, "bgcolor": "white",
-                  **_layout_attributes(count_expected)}
+                  **_layout_attributes(_layout_size(index, units, unit_of, opts.style))}
     if title:
         graph_attr.update(label=f"<{title}>", labelloc="t", labeljust="l", fontsize="11")
     graph = graphviz.Digraph(
@@ -542,11 +582,11 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
     if folded is not None:
         emit(None, "folded", shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3",
              label=_folded_label(index, folded))
-        for child, operands in folded.into.items():
-            attrs = {"id": f"folded-{child}", "style": "dashed", "color": "gray50"}
+        for consumer, operands in folded.into.items():
+            attrs = {"id": f"folded-{consumer}", "style": "dashed", "color": "gray50"}
             if operands > 1:
                 attrs["label"] = f"{operands} operands"
-            graph.edge("folded", unit_of[child].dot_id, **attrs)
+            graph.edge("folded", unit_of[consumer].dot_id, **attrs)
 
     # Edges: a value travels from its node (or group) to the consumer (or its group).
     drawn: set[tuple[Any, ...]] = set()
@@ -794,19 +834,19 @@ def draw(
         grouping = _grouping(index, spec)
         folding = fold and bool(grouping.member)
         units, unit_of = _units(index, grouping, folding)
-        return grouping, folding, units, unit_of, _node_count(units, style)
+        return grouping, folding, units, unit_of, _layout_size(index, units, unit_of, style)
 
     # Count before building: building the DOT of a huge graph is itself slow.
-    grouping, folding, units, unit_of, count = layout(group, collapse)
+    grouping, folding, units, unit_of, size = layout(group, collapse)
     notes: list[str] = []
-    if max_nodes is not None and count > max_nodes and grouping.from_nn:
+    if max_nodes is not None and size > max_nodes and grouping.from_nn:
         for coarser in ("neuron", "layer"):
             if group == coarser or (group == "auto" and coarser == "neuron" and collapse):
                 continue  # already drawn this way
-            grouping, folding, units, unit_of, count = layout(coarser, True)
+            grouping, folding, units, unit_of, size = layout(coarser, True)
             notes = [f"folded one box per {coarser} call (group={coarser!r}); "
                      "draw(..., group=None, max_nodes=None) draws every value"]
-            if count <= max_nodes:
+            if size <= max_nodes:
                 break
 
     def summary(reason: str) -> Drawing:
@@ -821,10 +861,12 @@ def draw(
         return Drawing(source, renderer=renderer, node_count=_node_count(kept, style) + 1,
                        time_limit=max(time_limit or 0.0, SUMMARY_TIME_LIMIT), folded=text)
 
-    if max_nodes is not None and count > max_nodes:
-        return summary(f"{count:,} nodes are more than max_nodes={max_nodes:,}")
+    if max_nodes is not None and size > max_nodes:
+        what = "nodes and labelled arrows" if style == "book" else "nodes"
+        return summary(f"{size:,} {what} are more than max_nodes={max_nodes:,}")
     source = _build(index, grouping, opts, folding, rankdir, units, unit_of)
-    return Drawing(source, renderer=renderer, node_count=count, time_limit=time_limit,
+    return Drawing(source, renderer=renderer, node_count=_node_count(units, style),
+                   time_limit=time_limit,
                    folded="; ".join(notes) or None, fallback=summary)
 
 

@@ -58,18 +58,24 @@ def apple_orange() -> Example:
 
 
 def neuron() -> Example:
-    """micrograd's single tanh neuron: o = tanh(x1·w1 + x2·w2 + b), o ≈ 0.7071."""
+    """micrograd's single tanh neuron: o = tanh(x1·w1 + x2·w2 + b), o ≈ 0.7071.
+
+    Every intermediate value is named by what it computes, so a drawing reads without
+    the code.
+    """
     x1, x2 = Value(2.0, "x1"), Value(0.0, "x2")
     w1, w2 = Value(-3.0, "w1"), Value(1.0, "w2")
     b = Value(6.8813735870195432, "b")
     x1w1 = x1 * w1
-    x1w1.label = "x1*w1"
+    x1w1.label = "x1·w1"
     x2w2 = x2 * w2
-    x2w2.label = "x2*w2"
-    n = x1w1 + x2w2 + b
-    n.label = "n"
+    x2w2.label = "x2·w2"
+    weighted = x1w1 + x2w2
+    weighted.label = "x1·w1 + x2·w2"
+    n = weighted + b
+    n.label = "n = x1·w1 + x2·w2 + b"
     o = n.tanh()
-    o.label = "o"
+    o.label = "o = tanh(n)"
     o.backward()
     return Example(o, {"x1": x1, "x2": x2, "w1": w1, "w2": w2, "b": b})
 

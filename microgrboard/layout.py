@@ -9,9 +9,13 @@ Two renderers:
 
 * ``"dot"``: the system Graphviz programs (``dot``, ``neato``) on PATH;
 * ``"pygraphviz"``: the Graphviz libraries bundled in the ``pygraphviz`` wheel, driven
-  by a short Python child process (about 60 ms to start). That Graphviz gets the
-  package's own minimal fontconfig file (``fonts.conf``) unless the user has set
-  ``FONTCONFIG_FILE`` or ``FONTCONFIG_PATH``.
+  by a short Python child process (about 60 ms to start). That Graphviz carries an
+  older fontconfig than most systems: it gets the package's own minimal fontconfig
+  file (``fonts.conf``: the usual font folders, Helvetica and sans-serif mapped to the
+  fonts found there) unless the user has set ``FONTCONFIG_FILE`` or
+  ``FONTCONFIG_PATH``. (It still parses the system's ``conf.avail`` folder for
+  descriptions and may warn about it: that, like all Graphviz output, stays in
+  :attr:`Rendered.messages`.)
 
 ``"auto"`` picks the system programs when ``dot`` is on PATH, else pygraphviz.
 """
@@ -36,6 +40,9 @@ _SYSTEM_COMMAND = {"dot": ["dot"], "nop2": ["neato", "-n2"]}
 DEFAULT_TIME_LIMIT = 20.0  # seconds; far above any default drawing (see bench_drawing.py)
 FONTCONFIG_FILE = Path(__file__).with_name("fonts.conf")
 PNG_DPI = 192  # twice Graphviz's 96: crisp on high-density screens and in slides
+# A bitmap's cost grows with its pixels: a big graph at 192 dpi took 15 s to paint. Past
+# this size (inches, at PNG_DPI: 7,680 px) Graphviz scales the picture down.
+PNG_MAX_INCHES = 40
 INSTALL_HINT = (
     "install pygraphviz (`pip install pygraphviz`: its wheels bundle Graphviz) or the "
     "Graphviz programs (https://graphviz.org/download/, e.g. `apt install graphviz`, "
@@ -114,14 +121,14 @@ def run_graphviz(
     """Lay out and render DOT ``source`` to ``format`` (svg, png, pdf) with ``program``.
 
     ``args`` are extra Graphviz attribute options (``-Gdpi=192``, ``-Nshape=box``). PNG
-    output gets ``-Gdpi=192`` unless ``args`` set a dpi. Raises :class:`LayoutTimeout`
-    past ``time_limit`` seconds (None: no limit) and :class:`RenderError` when Graphviz
-    is missing or fails.
+    output gets ``-Gdpi=192`` (at most 7,680 pixels a side) unless ``args`` set a dpi.
+    Raises :class:`LayoutTimeout` past ``time_limit`` seconds (None: no limit) and
+    :class:`RenderError` when Graphviz is missing or fails.
     """
     chosen = resolve_renderer(renderer)
     options = list(args)
     if format == "png" and not any(a.startswith("-Gdpi") for a in options):
-        options.append(f"-Gdpi={PNG_DPI}")
+        options += [f"-Gdpi={PNG_DPI}", f"-Gsize={PNG_MAX_INCHES},{PNG_MAX_INCHES}"]
     if chosen == "dot":
         name, *flags = _SYSTEM_COMMAND[program]
         executable = shutil.which(name)

@@ -146,22 +146,38 @@ class Module:
         ]
         if bad:
             raise TypeError(f"state values must be numbers; not numbers: {sorted(bad)[:5]}")
+        values = {name: _finite_float(name, state[name]) for name in params}
         for name, p in params.items():
-            p.data = float(state[name])
+            p.data = values[name]
 
     def save(self, path: str | PathLike[str]) -> None:
-        """Write the parameters to a JSON file."""
-        document = {"format": STATE_FORMAT, "model": repr(self), "parameters": self.state_dict()}
+        """Write the parameters to a JSON file (strict JSON: every value must be finite)."""
+        state = self.state_dict()
+        for name, value in state.items():
+            _finite_float(name, value)
+        document = {"format": STATE_FORMAT, "model": repr(self), "parameters": state}
         Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
 
     def load(self, path: str | PathLike[str]) -> None:
-        """Read parameters written by :meth:`save` (the model must have the same shape)."""
+        """Read parameters written by :meth:`save` (the model must have the same shape).
+
+        Anything else is refused before a parameter changes: a ValueError names the key
+        of a value that is not a finite float (``NaN``, ``Infinity``, an int past a
+        float's range) or that is nested too deeply to read.
+        """
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise FileNotFoundError(f"no saved model at {str(path)!r}") from None
+        try:
+            document = json.loads(text)
         except json.JSONDecodeError as error:
             raise ValueError(f"{str(path)!r} is not a saved model (bad JSON: {error})") from None
+        except RecursionError:  # json recurses once per level of nesting
+            raise ValueError(
+                f"{str(path)!r} is not a saved model: the value of key "
+                f"{_deepest_key(text)!r} is nested too deeply"
+            ) from None
         if (
             not isinstance(document, dict)
             or document.get("format") != STATE_FORMAT
@@ -169,6 +185,48 @@ class Module:
         ):
             raise ValueError(f"{str(path)!r} is not a microgrboard saved model")
         self.load_state_dict(document["parameters"])
+
+
+def _finite_float(name: str, value: float) -> float:
+    """``value`` as a float, or a ValueError naming the parameter ``name``."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"state value for {name!r} is too large for a float "
+            f"(an int of {int(value).bit_length()} bits)"
+        ) from None
+    if not math.isfinite(number):
+        raise ValueError(f"state value for {name!r} is not finite: {number!r}")
+    return number
+
+
+def _deepest_key(text: str, limit: int = 100) -> str | None:
+    """The last key opened before JSON ``text`` nests ``limit`` levels deep.
+
+    Read by hand because ``json`` itself gives up with a RecursionError there.
+    """
+    keys: list[str | None] = []  # the key being read at each level of nesting
+    last_string, start, in_string, escaped = "", 0, False, False
+    for i, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string, last_string = False, text[start:i]
+        elif char == '"':
+            in_string, start = True, i + 1
+        elif char == ":" and keys:
+            keys[-1] = last_string
+        elif char in "[{":
+            keys.append(None)
+            if len(keys) > limit:
+                break
+        elif char in "]}" and keys:
+            keys.pop()
+    return next((key for key in reversed(keys) if key is not None), None)
 
 
 class Neuron(Module):
@@ -217,6 +275,11 @@ class Neuron(Module):
         for i, w in enumerate(self.w):  # names fixed at construction, whatever the labels
             yield f"{self.name}.w{i}", w
         yield f"{self.name}.b", self.b
+
+    def parameters(self) -> list[Value]:
+        # What named_parameters() gives, without making names (a training step asks
+        # for the parameters a few times); each Value once, as Module.parameters().
+        return list(dict.fromkeys([*self.w, self.b]))
 
     def __repr__(self) -> str:
         return f"Neuron({self.nin}, activation={self.activation!r}{_options(self)})"
@@ -268,6 +331,9 @@ class Layer(Module):
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for n in self.neurons:
             yield from n.named_parameters()
+
+    def parameters(self) -> list[Value]:
+        return list(dict.fromkeys([p for n in self.neurons for p in (*n.w, n.b)]))
 
     def __repr__(self) -> str:
         activation = self.neurons[0].activation
@@ -322,6 +388,10 @@ class MLP(Module):
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for layer in self.layers:
             yield from layer.named_parameters()
+
+    def parameters(self) -> list[Value]:
+        neurons = [n for layer in self.layers for n in layer.neurons]
+        return list(dict.fromkeys([p for n in neurons for p in (*n.w, n.b)]))
 
     def __repr__(self) -> str:
         return (

@@ -27,14 +27,63 @@ of 100 points, ``StepLR(step_size=50)`` decays every 5 epochs.
 
 Setting ``opt.lr = x`` changes the base rate (what a schedule scales), so
 micrograd's hand-written decay ``opt.lr = 1.0 - 0.9 * k / 100`` works as is.
+
+**Writing your own optimizer.** An optimizer is its hyper-parameters, each
+declared once as a class attribute (a :class:`Hyperparameter`: its default and
+its check; the learning rate is a :class:`LearningRate`), the names of the
+``buffers`` it keeps for every parameter, and its rule :meth:`Optimizer.update`:
+the new value of one parameter θ from its gradient g, its buffers, this step's
+learning rate and the step t, in plain floats. The constructor (arguments in
+declaration order), the checks, schedules, ``hyperparameters()``, ``state_dict()``
+and ``load_state_dict()`` follow from the declarations. Here are the book's
+Momentum and Adam (*Deep Learning from Scratch*, 6.1), written that way::
+
+    import math
+
+    from microgrboard.optim import Hyperparameter, LearningRate, Optimizer, in_range
+
+
+    class BookMomentum(Optimizer):
+        # v ← αv - ηg;  θ ← θ + v
+        lr = LearningRate(0.01)
+        momentum = Hyperparameter(0.9, in_range(0.0, 1.0, open_high=True))
+        buffers = ("v",)
+
+        def update(self, theta, g, state, lr, t):
+            state["v"] = self.momentum * state["v"] - lr * g
+            return theta + state["v"]
+
+
+    class BookAdam(Optimizer):
+        # The book's Adam folds both bias corrections into one rate and uses ε = 1e-7.
+        lr = LearningRate(0.001)
+        beta1 = Hyperparameter(0.9, in_range(0.0, 1.0, open_high=True))
+        beta2 = Hyperparameter(0.999, in_range(0.0, 1.0, open_high=True))
+        buffers = ("m", "v")
+
+        def update(self, theta, g, state, lr, t):
+            lr_t = lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+            state["m"] += (1 - self.beta1) * (g - state["m"])
+            state["v"] += (1 - self.beta2) * (g**2 - state["v"])
+            return theta - lr_t * state["m"] / (math.sqrt(state["v"]) + 1e-7)
+
+``BookMomentum(model.parameters(), lr=0.1)`` is then used like any optimizer
+here (``zero_grad()``, ``step()``, a ``schedule=``, ``state_dict()``). The book's
+SGD is :class:`SGD` and its AdaGrad is ``AdaGrad(params, lr, eps=1e-7)``. With the
+book's learning rates (SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3) these four
+walk exactly the book's paths on f(x, y) = x²/20 + y² from (-7, 2)
+(``tests/test_optim.py`` checks every step). The built-in :class:`Momentum` and
+:class:`Adam` follow ``torch.optim`` instead: the same walk for Momentum while the
+rate is constant, up to rounding, and for Adam a slightly different ε placement.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload
 
 from microgrboard.core import Value, no_grad
 
@@ -127,22 +176,181 @@ class LinearLR:
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
 
 
+def _check_range(
+    name: str,
+    value: object,
+    low: float,
+    high: float | None,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    """``value`` as a float, or a ValueError naming the hyper-parameter."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    too_low = value <= low if open_low else value < low
+    too_high = high is not None and (value >= high if open_high else value > high)
+    if too_low or too_high or math.isinf(value):
+        bounds = f"{'(' if open_low else '['}{low}, "
+        bounds += f"{high}{')' if open_high else ']'}" if high is not None else "inf)"
+        raise ValueError(f"{name} must be in {bounds}, got {value!r}")
+    return float(value)
+
+
+# --- hyper-parameters, each declared once ------------------------------------------
+
+T = TypeVar("T")
+Check = Callable[[str, Any], T]  # (name, value) -> the value to store, or a ValueError
+
+
+def in_range(
+    low: float, high: float | None = None, *, open_low: bool = False, open_high: bool = False
+) -> Check[float]:
+    """A check for a number in [low, high] (``None``: no upper end); ``open_*`` drop an end.
+
+    >>> in_range(0.0, 1.0, open_high=True)("momentum", 0.9)
+    0.9
+    """
+
+    def check(name: str, value: Any) -> float:
+        return _check_range(name, value, low, high, open_low=open_low, open_high=open_high)
+
+    return check
+
+
+def switch(name: str, value: Any) -> bool:
+    """A check for an on/off option: any value, read as true or false."""
+    return bool(value)
+
+
+def betas_pair(name: str, value: Any) -> tuple[float, float]:
+    """A check for Adam's ``betas``: two numbers in [0, 1)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (beta1, beta2), got {value!r}")
+    return (_check_range(f"{name}[0]", value[0], 0.0, 1.0, open_high=True),
+            _check_range(f"{name}[1]", value[1], 0.0, 1.0, open_high=True))
+
+
+class Hyperparameter(Generic[T]):
+    """One hyper-parameter of an optimizer, declared once, as a class attribute::
+
+        momentum = Hyperparameter(0.0, in_range(0.0, 1.0, open_high=True))
+
+    From that one line the optimizer's constructor takes ``momentum`` (by name, or
+    by position in declaration order) with its default, checks it, stores it as
+    ``opt.momentum``, lists it in :meth:`Optimizer.hyperparameters` and saves it in
+    :meth:`Optimizer.state_dict`. Setting ``opt.momentum`` later checks it again.
+
+    A subclass changes the default with :meth:`with_default`
+    (``momentum = SGD.momentum.with_default(0.9)``, keeping its place and check) or
+    fixes the value with :meth:`fixed` (``nesterov = SGD.nesterov.fixed(False)``: no
+    longer an argument, nor saved).
+    """
+
+    def __init__(self, default: T, check: Check[T]) -> None:
+        self.default = default
+        self.check = check
+        self.name = ""
+        self.is_fixed = False
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Hyperparameter[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object, owner: type | None = None) -> Hyperparameter[T] | T:
+        if obj is None:
+            return self
+        if self.is_fixed:
+            return self.default
+        value: T = vars(obj)[self.name]
+        return value
+
+    def __set__(self, obj: object, value: T) -> None:
+        if self.is_fixed:
+            raise AttributeError(f"{type(obj).__name__}.{self.name} is fixed at {self.default!r}")
+        vars(obj)[self.name] = self.check(self.name, value)
+
+    def with_default(self, default: T) -> Hyperparameter[T]:
+        """The same hyper-parameter (name, check, place) with another default."""
+        copy = self._copy()
+        copy.default = copy.check(self.name, default)
+        return copy
+
+    def fixed(self, value: T) -> Hyperparameter[T]:
+        """The same attribute, always ``value``: not a constructor argument any more."""
+        copy = self._copy()
+        copy.default, copy.is_fixed = value, True
+        return copy
+
+    def _copy(self) -> Hyperparameter[T]:
+        copy = object.__new__(type(self))
+        vars(copy).update(vars(self))
+        return copy
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.default!r})"
+
+
+class LearningRate(Hyperparameter[float]):
+    """The learning rate γ, a hyper-parameter whose reading follows the schedule.
+
+    ``opt.lr`` is the rate the next :meth:`Optimizer.step` uses: the base rate,
+    scaled by the optimizer's schedule at the current step count. Setting it sets
+    the base rate (``opt.lr_base``), which is what ``state_dict`` saves.
+    """
+
+    def __init__(self, default: float) -> None:
+        super().__init__(default, in_range(0.0))
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> LearningRate: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> float: ...
+    def __get__(self, obj: object, owner: type | None = None) -> LearningRate | float:
+        if obj is None:
+            return self
+        base: float = vars(obj)[self.name]
+        optimizer: Any = obj
+        if optimizer.schedule is None:
+            return base
+        return float(optimizer.schedule(base, optimizer.step_count))
+
+
 # --- the optimizers -----------------------------------------------------------------
 
 
 class Optimizer:
     """Holds the parameters, their per-parameter state and the step count.
 
-    Subclasses set ``buffers`` (names of per-parameter state lists) and write the
-    rule in :meth:`_update`; everything else (validation, the schedule,
-    ``no_grad``, ``state_dict``) lives here once.
+    An optimizer is its hyper-parameters (:class:`Hyperparameter` class attributes,
+    the learning rate a :class:`LearningRate`), the names of its per-parameter
+    ``buffers``, and its rule, :meth:`update`, for one parameter. Everything else
+    (the constructor and its checks, the schedule, ``no_grad``, ``state_dict``)
+    lives here once. The constructor is ``Cls(params, <hyper-parameters in
+    declaration order>, *, schedule=None)``.
     """
 
+    lr = LearningRate(1e-3)
     buffers: ClassVar[tuple[str, ...]] = ()
+    declared: ClassVar[tuple[Hyperparameter[Any], ...]] = ()  # filled in per class
+    _arguments: ClassVar[inspect.Signature] = inspect.Signature()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _collect_hyperparameters(cls)
 
     def __init__(
-        self, params: Iterable[Value], lr: float, schedule: Schedule | None = None
+        self, params: Iterable[Value], *args: Any, schedule: Schedule | None = None,
+        **kwargs: Any,
     ) -> None:
+        try:
+            bound = self._arguments.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{type(self).__name__}(): {error}") from None
+        bound.apply_defaults()
         if isinstance(params, Value):
             raise TypeError("params must be an iterable of Values (e.g. model.parameters())")
         self.params: list[Value] = list(params)
@@ -153,33 +361,35 @@ class Optimizer:
                 raise TypeError(f"params[{i}] is a {type(p).__name__}, not a Value")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError("params lists the same Value more than once")
-        self.lr_base = _check_range("lr", lr, 0.0, None)
         self.schedule = schedule
         self.step_count = 0  # updates done so far; t = step_count during an update
-        self.state: dict[str, list[float]] = {
-            name: [0.0] * len(self.params) for name in self.buffers
-        }
+        for name, value in bound.arguments.items():
+            setattr(self, name, value)  # the declaration checks it
+        self.check_hyperparameters()
+        self.state: list[dict[str, float]] = [self.initial_state() for _ in self.params]
+
+    def check_hyperparameters(self) -> None:
+        """Check a combination of hyper-parameters (each one is checked on its own
+        already); raise ValueError naming them. Nothing to check by default."""
+
+    def initial_state(self) -> dict[str, float]:
+        """One parameter's buffers before the first step: every buffer at 0.0."""
+        return dict.fromkeys(self.buffers, 0.0)
+
+    def update(self, theta: float, g: float, state: dict[str, float], lr: float, t: int) -> float:
+        """The rule: the new value of one parameter ``theta`` whose gradient is ``g``.
+
+        ``state`` holds this parameter's buffers (update it in place), ``lr`` is this
+        step's learning rate and ``t`` the step, from 1. Plain floats in and out: a
+        subclass writes the formula as it is printed.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define update()")
 
     @property
-    def lr(self) -> float:
-        """The learning rate the next :meth:`step` will use.
-
-        Setting it sets the base rate ``lr_base``. Without a schedule that is the
-        rate itself; with one, the schedule scales the new base from the current
-        step count on (``LinearLR`` and ``StepLR`` multiply it by their factor,
-        ``CosineAnnealingLR`` decays from it towards ``eta_min``).
-
-        >>> opt = SGD([Value(0.0)], lr=1.0)
-        >>> opt.lr = 0.5; opt.lr
-        0.5
-        """
-        if self.schedule is None:
-            return self.lr_base
-        return float(self.schedule(self.lr_base, self.step_count))
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self.lr_base = _check_range("lr", value, 0.0, None)
+    def lr_base(self) -> float:
+        """The learning rate before the schedule (what ``opt.lr = x`` sets)."""
+        base: float = vars(self)["lr"]
+        return base
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0 (``backward()`` accumulates)."""
@@ -194,11 +404,13 @@ class Optimizer:
             self._update(lr, self.step_count)
 
     def _update(self, lr: float, t: int) -> None:
-        raise NotImplementedError
+        update = self.update
+        for p, state in zip(self.params, self.state):
+            p.data = update(p.data, p.grad, state, lr, t)
 
     def hyperparameters(self) -> dict[str, Any]:
-        """The constructor's hyper-parameters (``lr`` is the base rate)."""
-        return {"lr": self.lr_base}
+        """The constructor's hyper-parameters, JSON-ready (``lr`` is the base rate)."""
+        return {h.name: _json_ready(vars(self)[h.name]) for h in self.declared}
 
     def state_dict(self) -> dict[str, Any]:
         """A JSON-ready dict to resume from: hyper-parameters, step count and buffers.
@@ -211,7 +423,7 @@ class Optimizer:
             "optimizer": type(self).__name__,
             "hyperparameters": self.hyperparameters(),
             "step": self.step_count,
-            "state": {name: list(values) for name, values in self.state.items()},
+            "state": {name: [s[name] for s in self.state] for name in self.buffers},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -238,19 +450,48 @@ class Optimizer:
         hyper = state.get("hyperparameters")
         if not isinstance(hyper, dict) or set(hyper) != set(self.hyperparameters()):
             raise ValueError(f"state hyperparameters must be {sorted(self.hyperparameters())}")
-        fresh = type(self)(self.params, **hyper)  # validates the hyper-parameters
+        fresh = type(self)(self.params, **hyper)  # checks the hyper-parameters
         try:
-            restored = {name: [float(v) for v in values] for name, values in buffers.items()}
+            restored = [{name: float(buffers[name][i]) for name in self.buffers}
+                        for i in range(len(self.params))]
         except (TypeError, ValueError):
             raise ValueError("state buffers must hold numbers only") from None
-        for name in hyper:  # all checked: now change self
-            setattr(self, name, getattr(fresh, name))  # `lr` sets the base rate
+        for h in self.declared:  # all checked: now change self
+            vars(self)[h.name] = vars(fresh)[h.name]
         self.step_count = step
         self.state = restored
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({len(self.params)} parameters, {hyper})"
+
+
+def _collect_hyperparameters(cls: type[Optimizer]) -> None:
+    """``cls.declared`` in declaration order (a base's first; an override keeps the
+    base's place) and the signature the constructor binds its arguments with."""
+    declared: dict[str, Hyperparameter[Any]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, Hyperparameter):
+                declared[name] = value
+    cls.declared = tuple(h for h in declared.values() if not h.is_fixed)
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    cls._arguments = inspect.Signature(
+        [inspect.Parameter(h.name, keyword, default=h.default) for h in cls.declared]
+    )
+    # What help() and the API docs show: Adam(params, lr=0.001, betas=..., *, schedule=None)
+    cls.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter("params", keyword),
+        *cls._arguments.parameters.values(),
+        inspect.Parameter("schedule", inspect.Parameter.KEYWORD_ONLY, default=None),
+    ])
+
+
+_collect_hyperparameters(Optimizer)
+
+
+def _json_ready(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 class SGD(Optimizer):
@@ -265,48 +506,28 @@ class SGD(Optimizer):
     2.4
     """
 
+    lr = LearningRate(1e-3)
+    momentum = Hyperparameter(0.0, in_range(0.0, 1.0, open_high=True))
+    dampening = Hyperparameter(0.0, in_range(0.0, 1.0))
+    weight_decay = Hyperparameter(0.0, in_range(0.0))
+    nesterov = Hyperparameter(False, switch)
     buffers = ("momentum_buffer",)
-    # Momentum and Nesterov fix ``nesterov`` themselves (as ``fixed_nesterov``), so it
-    # is not theirs to take or to save.
-    fixed_nesterov: ClassVar[bool | None] = None
 
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-        *,
-        schedule: Schedule | None = None,
-    ) -> None:
-        super().__init__(params, lr, schedule)
-        self.momentum = _check_range("momentum", momentum, 0.0, 1.0, open_high=True)
-        self.dampening = _check_range("dampening", dampening, 0.0, 1.0)
-        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0, None)
-        if nesterov and (momentum <= 0 or dampening != 0):
+    def check_hyperparameters(self) -> None:
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
                 f"nesterov needs momentum > 0 and dampening = 0, "
-                f"got momentum={momentum!r}, dampening={dampening!r}"
+                f"got momentum={self.momentum!r}, dampening={self.dampening!r}"
             )
-        self.nesterov = bool(nesterov)
 
-    def hyperparameters(self) -> dict[str, Any]:
-        hyper = {**super().hyperparameters(), "momentum": self.momentum,
-                 "dampening": self.dampening, "weight_decay": self.weight_decay}
-        if self.fixed_nesterov is None:
-            hyper["nesterov"] = self.nesterov
-        return hyper
-
-    def _update(self, lr: float, t: int) -> None:
-        mu, wd, buf = self.momentum, self.weight_decay, self.state["momentum_buffer"]
-        for i, p in enumerate(self.params):
-            g = p.grad + wd * p.data
-            if mu:
-                buf[i] = g if t == 1 else mu * buf[i] + (1 - self.dampening) * g
-                g = g + mu * buf[i] if self.nesterov else buf[i]
-            p.data -= lr * g
+    def update(self, theta: float, g: float, state: dict[str, float], lr: float, t: int) -> float:
+        g = g + self.weight_decay * theta
+        mu = self.momentum
+        if mu:
+            b = g if t == 1 else mu * state["momentum_buffer"] + (1 - self.dampening) * g
+            state["momentum_buffer"] = b
+            g = g + mu * b if self.nesterov else b
+        return theta - lr * g
 
 
 class Momentum(SGD):
@@ -314,23 +535,12 @@ class Momentum(SGD):
 
     The same optimizer as ``SGD(params, lr, momentum=0.9)``; it takes no ``nesterov``
     argument (use :class:`Nesterov` for that). The textbook form v ← μv - γg;
-    θ ← θ + v is the same walk while γ is constant.
+    θ ← θ + v is the same walk while γ is constant (the module's introduction
+    writes the book's own form as an optimizer).
     """
 
-    fixed_nesterov = False
-
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        *,
-        schedule: Schedule | None = None,
-    ) -> None:
-        super().__init__(params, lr, momentum, dampening, weight_decay,
-                         nesterov=bool(self.fixed_nesterov), schedule=schedule)
+    momentum = SGD.momentum.with_default(0.9)
+    nesterov = SGD.nesterov.fixed(False)
 
 
 class Nesterov(Momentum):
@@ -341,49 +551,31 @@ class Nesterov(Momentum):
     it takes no ``nesterov`` argument (use :class:`Momentum` for plain momentum).
     """
 
-    fixed_nesterov = True
+    nesterov = SGD.nesterov.fixed(True)
 
 
 class AdaGrad(Optimizer):
     """AdaGrad, as ``torch.optim.Adagrad``: each parameter's step shrinks with its history.
 
     γ̃ ← γ / (1 + (t - 1)·lr_decay);  g ← ∇θ + λθ;  s ← s + g²;  θ ← θ - γ̃·g / (√s + ε).
+    The book's AdaGrad is ``AdaGrad(params, lr, eps=1e-7)``.
     """
 
+    lr = LearningRate(1e-2)
+    lr_decay = Hyperparameter(0.0, in_range(0.0))
+    weight_decay = Hyperparameter(0.0, in_range(0.0))
+    initial_accumulator_value = Hyperparameter(0.0, in_range(0.0))
+    eps = Hyperparameter(1e-10, in_range(0.0, open_low=True))  # 0: 0/0 when g = 0
     buffers = ("sum",)
 
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
-        *,
-        schedule: Schedule | None = None,
-    ) -> None:
-        super().__init__(params, lr, schedule)
-        self.lr_decay = _check_range("lr_decay", lr_decay, 0.0, None)
-        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0, None)
-        self.initial_accumulator_value = _check_range(
-            "initial_accumulator_value", initial_accumulator_value, 0.0, None
-        )
-        self.eps = _check_range("eps", eps, 0.0, None, open_low=True)  # 0: 0/0 when g = 0
-        self.state["sum"] = [self.initial_accumulator_value] * len(self.params)
+    def initial_state(self) -> dict[str, float]:
+        return {"sum": self.initial_accumulator_value}
 
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "lr_decay": self.lr_decay,
-                "weight_decay": self.weight_decay,
-                "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps}
-
-    def _update(self, lr: float, t: int) -> None:
+    def update(self, theta: float, g: float, state: dict[str, float], lr: float, t: int) -> float:
         lr = lr / (1 + (t - 1) * self.lr_decay)
-        total = self.state["sum"]
-        for i, p in enumerate(self.params):
-            g = p.grad + self.weight_decay * p.data
-            total[i] += g * g
-            p.data -= lr * g / (math.sqrt(total[i]) + self.eps)
+        g = g + self.weight_decay * theta
+        state["sum"] += g * g
+        return theta - lr * g / (math.sqrt(state["sum"]) + self.eps)
 
 
 class RMSProp(Optimizer):
@@ -394,49 +586,27 @@ class RMSProp(Optimizer):
     with momentum μ: b ← μb + g/(√ṽ + ε), θ ← θ - γb;  else θ ← θ - γ·g/(√ṽ + ε).
     """
 
+    lr = LearningRate(1e-2)
+    alpha = Hyperparameter(0.99, in_range(0.0, 1.0))
+    eps = Hyperparameter(1e-8, in_range(0.0, open_low=True))  # 0: 0/0 when g = 0
+    weight_decay = Hyperparameter(0.0, in_range(0.0))
+    momentum = Hyperparameter(0.0, in_range(0.0, 1.0, open_high=True))
+    centered = Hyperparameter(False, switch)
     buffers = ("square_avg", "grad_avg", "momentum_buffer")
 
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        centered: bool = False,
-        *,
-        schedule: Schedule | None = None,
-    ) -> None:
-        super().__init__(params, lr, schedule)
-        self.alpha = _check_range("alpha", alpha, 0.0, 1.0)
-        self.eps = _check_range("eps", eps, 0.0, None, open_low=True)  # 0: 0/0 when g = 0
-        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0, None)
-        self.momentum = _check_range("momentum", momentum, 0.0, 1.0, open_high=True)
-        self.centered = bool(centered)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "alpha": self.alpha, "eps": self.eps,
-                "weight_decay": self.weight_decay, "momentum": self.momentum,
-                "centered": self.centered}
-
-    def _update(self, lr: float, t: int) -> None:
-        a, square_avg = self.alpha, self.state["square_avg"]
-        grad_avg, buf = self.state["grad_avg"], self.state["momentum_buffer"]
-        for i, p in enumerate(self.params):
-            g = p.grad + self.weight_decay * p.data
-            square_avg[i] = a * square_avg[i] + (1 - a) * g * g
-            v = square_avg[i]
-            if self.centered:
-                grad_avg[i] = a * grad_avg[i] + (1 - a) * g
-                # E[g²] - E[g]² >= 0 in exact arithmetic, but rounds below 0 when
-                # the gradient barely varies (torch would take sqrt of it: NaN).
-                v = max(v - grad_avg[i] ** 2, 0.0)
-            step = g / (math.sqrt(v) + self.eps)
-            if self.momentum:
-                buf[i] = self.momentum * buf[i] + step
-                step = buf[i]
-            p.data -= lr * step
+    def update(self, theta: float, g: float, state: dict[str, float], lr: float, t: int) -> float:
+        a = self.alpha
+        g = g + self.weight_decay * theta
+        state["square_avg"] = v = a * state["square_avg"] + (1 - a) * g * g
+        if self.centered:
+            state["grad_avg"] = mean = a * state["grad_avg"] + (1 - a) * g
+            # E[g²] - E[g]² >= 0 in exact arithmetic, but rounds below 0 when the
+            # gradient barely varies (torch would take sqrt of it: NaN).
+            v = max(v - mean**2, 0.0)
+        step = g / (math.sqrt(v) + self.eps)
+        if self.momentum:
+            state["momentum_buffer"] = step = self.momentum * state["momentum_buffer"] + step
+        return theta - lr * step
 
 
 class Adam(Optimizer):
@@ -448,51 +618,25 @@ class Adam(Optimizer):
     (as torch computes it).
     """
 
+    lr = LearningRate(1e-3)
+    betas = Hyperparameter((0.9, 0.999), betas_pair)
+    eps = Hyperparameter(1e-8, in_range(0.0, open_low=True))  # 0: 0/0 when g = 0
+    weight_decay = Hyperparameter(0.0, in_range(0.0))
+    amsgrad = Hyperparameter(False, switch)
     buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     decoupled_weight_decay: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-        *,
-        schedule: Schedule | None = None,
-    ) -> None:
-        super().__init__(params, lr, schedule)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        beta1 = _check_range("betas[0]", betas[0], 0.0, 1.0, open_high=True)
-        beta2 = _check_range("betas[1]", betas[1], 0.0, 1.0, open_high=True)
-        self.betas = (beta1, beta2)
-        self.eps = _check_range("eps", eps, 0.0, None, open_low=True)  # 0: 0/0 when g = 0
-        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0, None)
-        self.amsgrad = bool(amsgrad)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "betas": list(self.betas), "eps": self.eps,
-                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
-
-    def _update(self, lr: float, t: int) -> None:
-        (b1, b2), m, v = self.betas, self.state["exp_avg"], self.state["exp_avg_sq"]
-        v_max, wd = self.state["max_exp_avg_sq"], self.weight_decay
-        correction1, correction2 = 1 - b1**t, 1 - b2**t
-        for i, p in enumerate(self.params):
-            g = p.grad
-            if self.decoupled_weight_decay:
-                p.data -= lr * wd * p.data  # AdamW: shrink θ itself
-            else:
-                g += wd * p.data  # Adam: L2 penalty folded into the gradient
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
-            second = v[i]
-            if self.amsgrad:
-                v_max[i] = max(v_max[i], v[i])
-                second = v_max[i]
-            p.data -= lr * (m[i] / correction1) / (math.sqrt(second / correction2) + self.eps)
+    def update(self, theta: float, g: float, state: dict[str, float], lr: float, t: int) -> float:
+        b1, b2 = self.betas
+        if self.decoupled_weight_decay:
+            theta -= lr * self.weight_decay * theta  # AdamW: shrink θ itself
+        else:
+            g += self.weight_decay * theta  # Adam: L2 penalty folded into the gradient
+        state["exp_avg"] = m = b1 * state["exp_avg"] + (1 - b1) * g
+        state["exp_avg_sq"] = v = b2 * state["exp_avg_sq"] + (1 - b2) * g * g
+        if self.amsgrad:
+            state["max_exp_avg_sq"] = v = max(state["max_exp_avg_sq"], v)
+        return theta - lr * (m / (1 - b1**t)) / (math.sqrt(v / (1 - b2**t)) + self.eps)
 
 
 class AdamW(Adam):
@@ -501,20 +645,8 @@ class AdamW(Adam):
     θ ← θ - γλθ first, then the Adam step on the plain gradient ∇θ.
     """
 
+    weight_decay = Adam.weight_decay.with_default(1e-2)
     decoupled_weight_decay = True
-
-    def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-        *,
-        schedule: Schedule | None = None,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, schedule=schedule)
 
 
 # PyTorch's spellings, for readers moving between the two.
@@ -530,29 +662,10 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def _check_range(
-    name: str,
-    value: object,
-    low: float,
-    high: float | None,
-    *,
-    open_low: bool = False,
-    open_high: bool = False,
-) -> float:
-    """``value`` as a float, or a ValueError naming the hyper-parameter."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    too_low = value <= low if open_low else value < low
-    too_high = high is not None and (value >= high if open_high else value > high)
-    if too_low or too_high or math.isinf(value):
-        bounds = f"{'(' if open_low else '['}{low}, "
-        bounds += f"{high}{')' if open_high else ']'}" if high is not None else "inf)"
-        raise ValueError(f"{name} must be in {bounds}, got {value!r}")
-    return float(value)
-
-
 __all__ = [
     "OPTIMIZERS",
+    "Hyperparameter",
+    "LearningRate",
     "SGD",
     "AdaGrad",
     "Adam",
@@ -565,4 +678,7 @@ __all__ = [
     "RMSProp",
     "Schedule",
     "StepLR",
+    "betas_pair",
+    "in_range",
+    "switch",
 ]

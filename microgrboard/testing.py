@@ -9,8 +9,10 @@ evaluations of ``f`` per input — the reason back-propagation (one backward pas
 for all inputs) is what training uses, and this only checks it.
 
 :func:`expressions` is a hypothesis strategy of random differentiable formulas
-over a few inputs, built so that no input lands on a kink (``relu``/``abs`` at 0)
-or a domain edge (``log``/``sqrt`` of a non-positive number, division by zero).
+over a few inputs, built from the engine's own op declarations
+(``microgrboard.core.OPS``: each op's call, domain and kinks), so that no input
+lands on a kink (``relu``/``abs`` at 0) or a domain edge (``log``/``sqrt`` of a
+non-positive number, division by zero); a new op is covered once declared.
 hypothesis is imported only when a strategy is asked for.
 """
 
@@ -21,7 +23,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from microgrboard.core import Value, no_grad, topological_order
+from microgrboard.core import (
+    CONSTANT,
+    MODERATE,
+    NONZERO,
+    OPS,
+    POSITIVE,
+    REAL,
+    Op,
+    Value,
+    no_grad,
+    topological_order,
+)
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -121,52 +134,39 @@ def gradcheck(
 
 # --- random differentiable expressions (hypothesis) --------------------------------
 
-# An expression tree: ("x", i) an input, ("c", value) a constant, (op, child) or
-# (op, left, right). Unary ops are wrapped so that their argument stays in their
-# domain, whatever the child evaluates to.
+# An expression tree: ("x", i) an input, ("c", value) a constant Value, or
+# (op, *operands) for an op declared in ``microgrboard.core.OPS``, whose operands are
+# trees (or plain floats where the op's domain says CONSTANT). Every operand is
+# wrapped so that it lands inside its declared domain, whatever its subtree gives.
 Tree = tuple[Any, ...]
 
-UNARY_OPS = ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
-             "square", "cube", "power", "rpow")
-BINARY_OPS = ("+", "-", "*", "/", "**")
+# How an operand is brought into its domain: (function, how it reads).
+_INTO_DOMAIN: dict[str, tuple[Callable[[Value], Value], str]] = {
+    REAL: (lambda u: u, "{}"),
+    POSITIVE: (lambda u: u * u + 0.5, "{}² + 0.5"),
+    NONZERO: (lambda u: u * u + 0.5, "{}² + 0.5"),
+    MODERATE: (lambda u: u.tanh(), "tanh({})"),  # |tanh| < 1: exp and powers stay small
+}
 
 
-def _apply(op: str, args: list[Value]) -> Value:
-    if op == "+":
-        return args[0] + args[1]
-    if op == "-":
-        return args[0] - args[1]
-    if op == "*":
-        return args[0] * args[1]
-    if op == "/":
-        return args[0] / (args[1] * args[1] + 0.5)  # denominator >= 0.5
-    if op == "**":
-        return (args[0] * args[0] + 0.5) ** args[1].tanh()  # positive base, tame exponent
-    x = args[0]
-    if op == "neg":
-        return -x
-    if op == "exp":
-        return x.tanh().exp()  # bounded: no overflow however deep
-    if op == "log":
-        return (x * x + 0.5).log()
-    if op == "sqrt":
-        return (x * x + 0.5).sqrt()
-    if op == "square":
-        return x**2
-    if op == "cube":
-        return x.tanh() ** 3
-    if op == "power":
-        return (x * x + 0.5) ** 1.5  # a constant, non-integer exponent
-    if op == "rpow":
-        return 2 ** x.tanh()
-    method: Callable[[], Value] = getattr(x, op)  # tanh, sigmoid, relu, abs, sin, cos
-    return method()
+def _domains(op: Op, operands: Sequence[object]) -> list[str]:
+    """The declared domain of each operand of ``op`` in this call."""
+    if op.variadic:
+        return [op.domain[0]] * len(operands)
+    if op.constants:  # the constant chosen decides the other operand's domain
+        constant = next(a for a in operands if isinstance(a, float))
+        return [CONSTANT if isinstance(a, float) else op.constants[constant] for a in operands]
+    return list(op.domain)
 
 
-_TEXT = {"+": "({} + {})", "-": "({} - {})", "*": "({} * {})", "/": "({} / ({}² + 0.5))",
-         "**": "(({}² + 0.5) ** tanh({}))", "neg": "-{}", "exp": "exp(tanh({}))",
-         "log": "log({}² + 0.5)", "sqrt": "sqrt({}² + 0.5)", "square": "{}**2",
-         "cube": "tanh({})**3", "power": "({}² + 0.5)**1.5", "rpow": "2**tanh({})"}
+def _apply(name: str, operands: list[Any]) -> tuple[Value, list[Any]]:
+    """``name`` applied to ``operands`` brought into their domains; also returns those."""
+    op = OPS[name]
+    inside = [
+        a if domain == CONSTANT else _INTO_DOMAIN[domain][0](a)
+        for a, domain in zip(operands, _domains(op, operands))
+    ]
+    return op.call(*inside), inside
 
 
 @dataclass(frozen=True)
@@ -180,15 +180,20 @@ class Expression:
     inputs: tuple[float, ...]
 
     def __call__(self, *xs: Value) -> Value:
-        return self._evaluate(self.tree, xs)
+        return self._evaluate(self.tree, xs, None)
 
-    def _evaluate(self, tree: Tree, xs: Sequence[Value]) -> Value:
+    def _evaluate(self, tree: Tree, xs: Sequence[Value], kinks: list[float] | None) -> Value:
+        """The tree's Value; appends to ``kinks`` each kinked op's distance from its kink."""
         kind = tree[0]
         if kind == "x":
             return xs[tree[1]]
         if kind == "c":
             return Value(tree[1])
-        return _apply(kind, [self._evaluate(child, xs) for child in tree[1:]])
+        operands = [a if isinstance(a, float) else self._evaluate(a, xs, kinks) for a in tree[1:]]
+        out, inside = _apply(kind, operands)
+        if kinks is not None and OPS[kind].kinks:
+            kinks.extend(abs(inside[0].data - k) for k in OPS[kind].kinks)
+        return out
 
     def has_variable(self) -> bool:
         """Whether any input appears (a formula of constants checks nothing)."""
@@ -198,40 +203,46 @@ class Expression:
             if tree[0] == "x":
                 return True
             if tree[0] != "c":
-                pending.extend(tree[1:])
+                pending.extend(a for a in tree[1:] if isinstance(a, tuple))
         return False
 
     def kink_distance(self) -> float:
-        """How close any relu/abs argument comes to its kink at 0, at ``inputs``."""
-        closest = math.inf
-
-        def walk(tree: Tree, xs: Sequence[Value]) -> Value:
-            nonlocal closest
-            kind = tree[0]
-            if kind == "x":
-                return xs[tree[1]]
-            if kind == "c":
-                return Value(tree[1])
-            children = [walk(child, xs) for child in tree[1:]]
-            if kind in ("relu", "abs"):
-                closest = min(closest, abs(children[0].data))
-            return _apply(kind, children)
-
+        """How close the argument of any op with a kink (relu, abs) comes to it, at ``inputs``."""
+        distances: list[float] = []
         with no_grad():
-            walk(self.tree, [Value(x) for x in self.inputs])
-        return closest
+            self._evaluate(self.tree, [Value(x) for x in self.inputs], distances)
+        return min(distances, default=math.inf)
 
     def __str__(self) -> str:
-        return self._text(self.tree)
+        return self._text(self.tree)[0]
 
-    def _text(self, tree: Tree) -> str:
+    def _text(self, tree: Tree) -> tuple[str, bool]:
+        """How ``tree`` reads, and whether that is atomic (needs no parentheses)."""
         kind: str = tree[0]
         if kind == "x":
-            return f"x{tree[1]}"
+            return f"x{tree[1]}", True
         if kind == "c":
-            return repr(tree[1])
-        parts = [self._text(child) for child in tree[1:]]
-        return _TEXT.get(kind, kind + "({})").format(*parts)
+            return repr(tree[1]), True
+        op = OPS[kind]
+        operands = list(tree[1:])
+        parts = []
+        for a, domain in zip(operands, _domains(op, operands)):
+            if isinstance(a, float):
+                parts.append((f"{a:g}", True))
+                continue
+            text, atomic = self._text(a)
+            if domain != REAL:
+                reads = _INTO_DOMAIN[domain][1]
+                text, atomic = reads.format(text if atomic else f"({text})"), domain == MODERATE
+            parts.append((text, atomic))
+        if op.variadic:
+            n = len(parts) // 2
+            w, x = (", ".join(t for t, _ in parts[i * n : (i + 1) * n]) for i in (0, 1))
+            return f"{kind}([{w}], [{x}], {parts[-1][0]})", True
+        if not op.text:  # a function: its parentheses hold the argument
+            return f"{kind}({', '.join(t for t, _ in parts)})", True
+        texts = [t if atomic else f"({t})" for t, atomic in parts]
+        return op.text.format(*texts), op.text.startswith("(") and op.text.endswith(")")
 
     def __repr__(self) -> str:
         return f"Expression({self}, inputs={list(self.inputs)})"
@@ -257,9 +268,9 @@ def expressions(
     balanced tree is at most ``max_depth`` deep); the point's coordinates lie in
     ``[low, high]``.
 
-    Every op of the engine appears, each wrapped so that its argument stays inside
-    its domain (``log(u² + 0.5)``, ``a / (b² + 0.5)``, ``exp(tanh(u))``...); points
-    within ``kink_margin`` of a relu/abs kink are rejected. Use it in your
+    Every op declared in ``microgrboard.core.OPS`` appears, each operand brought inside
+    its declared domain (``log(u² + 0.5)``, ``a / (b² + 0.5)``, ``exp(tanh(u))``...);
+    points within ``kink_margin`` of a kink (relu, abs) are rejected. Use it in your
     own property tests::
 
         @given(expressions())
@@ -268,10 +279,30 @@ def expressions(
     """
     from hypothesis import strategies as st
 
+    # Each op's shapes: its name and, per operand, None (a subtree) or a constant.
+    shapes = {
+        op.name: [(op.name, (None,) * (2 * k + 1)) for k in (1, 2, 3)]  # k weights, k inputs
+        if op.variadic
+        else [
+            (op.name, tuple(c if d == CONSTANT else None for d in op.domain))
+            for c in sorted(op.constants)
+        ]
+        if op.constants
+        else [(op.name, (None,) * len(op.domain))]
+        for op in OPS.values()
+    }
+
     def extend(children: SearchStrategy[Tree]) -> SearchStrategy[Tree]:
-        unary = st.tuples(st.sampled_from(UNARY_OPS), children)
-        binary = st.tuples(st.sampled_from(BINARY_OPS), children, children)
-        return unary | binary
+        # Draw the op, then its operands (not one_of over every op's operands: its repr,
+        # which hypothesis builds, would hold `children` once per op, at every level).
+        def grow(shape: tuple[str, tuple[float | None, ...]]) -> SearchStrategy[Tree]:
+            name, slots = shape
+            operands = [children if c is None else st.just(c) for c in slots]
+            return st.tuples(st.just(name), *operands)
+
+        return st.sampled_from(sorted(shapes)).flatmap(
+            lambda name: st.sampled_from(shapes[name]).flatmap(grow)
+        )
 
     variable = st.tuples(st.just("x"), st.integers(0, n_inputs - 1))
     constant = st.tuples(st.just("c"), st.sampled_from([0.5, 1.0, 2.0, -1.5, 3.0]))

@@ -3,7 +3,14 @@
 :func:`train_classifier` runs forward, loss, ``backward()`` and ``optimizer.step()``
 for a number of steps and returns a :class:`History`. Anyone can watch it without
 editing it: ``on_step`` is called once per step with a :class:`StepRecord`
-(the board logs from there).
+(the board logs from there). Given a held-out ``test`` set it also measures, at
+the end of every epoch, the accuracy on the whole training and test sets (the
+book's ``train acc, test acc`` lines), hands each :class:`EpochRecord` to
+``on_epoch`` and keeps them in ``History.epochs``; ``progress=True`` shows a tqdm
+bar. :func:`train_digits` is the whole recipe for the handwritten digits::
+
+    from microgrboard.training import train_digits
+    model, history = train_digits(epochs=5)      # about 97 % on the test images
 
 :func:`decision_grid` evaluates a trained model over a grid around the data, under
 ``no_grad()``; plotting it is someone else's job (``microgrboard.demo`` draws it
@@ -13,12 +20,14 @@ with matplotlib, the board stores it).
 from __future__ import annotations
 
 import gc
+import math
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from microgrboard.core import Value, no_grad
 from microgrboard.datasets import minibatches
@@ -63,16 +72,44 @@ class StepRecord:
     batch_size: int
 
 
+@dataclass(frozen=True)
+class EpochRecord:
+    """Scores on the whole training and test sets after an epoch (what ``on_epoch`` gets).
+
+    ``epoch`` counts from 1; ``step`` is the last update of the epoch (0-based, as
+    in :class:`StepRecord`). Losses include the L2 term, as the training loss does.
+    """
+
+    epoch: int
+    step: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+
+
 @dataclass
 class History:
-    """Per-step loss, accuracy and learning rate, then the model's scores after training."""
+    """Per-step loss, accuracy and learning rate, per-epoch scores (when a ``test`` set
+    was given), then the model's scores on the training set after training."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
+    epochs: list[EpochRecord] = field(default_factory=list)
     final_loss: float = float("nan")  # on the whole set, after the last update
     final_accuracy: float = float("nan")
     seconds: float = 0.0
+
+    @property
+    def train_accuracy(self) -> list[float]:
+        """Accuracy on the whole training set after each epoch."""
+        return [e.train_accuracy for e in self.epochs]
+
+    @property
+    def test_accuracy(self) -> list[float]:
+        """Accuracy on the test set after each epoch."""
+        return [e.test_accuracy for e in self.epochs]
 
 
 @contextmanager
@@ -168,6 +205,17 @@ def evaluate(
     return value.data, accuracy
 
 
+def steps_per_epoch(n_samples: int, batch_size: int | None) -> int:
+    """Updates in one pass over ``n_samples`` (the last mini-batch may be short).
+
+    >>> steps_per_epoch(1437, 32), steps_per_epoch(100, None)
+    (45, 1)
+    """
+    if batch_size is None or batch_size >= n_samples:
+        return 1
+    return math.ceil(n_samples / batch_size)
+
+
 def train_classifier(
     model: Model,
     X: Sequence[Point],
@@ -180,14 +228,28 @@ def train_classifier(
     batch_size: int | None = None,
     seed: int | random.Random | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
+    test: tuple[Sequence[Point], Sequence[int]] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    progress: bool = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` for ``steps`` updates of ``optimizer``.
 
     ``batch_size=None`` is full-batch gradient descent; an int gives mini-batch
-    (1 for stochastic) gradient descent over shuffled epochs drawn from ``seed``.
+    (1 for stochastic) gradient descent over shuffled epochs drawn from ``seed``
+    (an epoch is :func:`steps_per_epoch` updates).
     Each step: forward, loss, ``zero_grad()``, ``backward()``, ``on_step(record)``,
     ``optimizer.step()``. Returns the history, with the final loss and accuracy on
     the whole set after the last update.
+
+    With ``test=(X_test, y_test)`` (a :class:`~microgrboard.datasets.Dataset` is
+    one), after every epoch the model is scored on the whole training set and on
+    the test set (under ``no_grad``); the :class:`EpochRecord` goes to ``on_epoch``
+    and into ``history.epochs``. ``progress=True`` shows a tqdm progress bar on
+    stderr (tqdm comes with the ``demo`` extra); by default nothing is printed.
+
+    Labels and points are checked before the first step: with ``"cross_entropy"``
+    every label must index one of the model's outputs, and every point must have
+    as many numbers as the first.
 
     >>> from microgrboard.nn import MLP
     >>> from microgrboard.optim import SGD
@@ -210,28 +272,104 @@ def train_classifier(
     if loss not in LOSSES:  # before the labels, whose check depends on the loss
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     _check_labels(y, loss)
+    _check_points("X", X, len(X[0]))
+    classes = _classes(model, X[0], loss)
+    _check_classes("y", y, classes)
+    if test is not None:
+        X_test, y_test = _check_test_set(test, len(X[0]), loss, classes)
+    bar = _progress_bar(steps) if progress else None
     rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+    per_epoch = steps_per_epoch(len(X), batch_size)
     history = History()
     started = time.perf_counter()
-    with cyclic_gc_paused():
-        batches = _batches(X, y, batch_size, rng)
-        for step in range(steps):
-            bx, by = next(batches)
-            value, accuracy = batch_loss(model, bx, by, loss, l2)
-            optimizer.zero_grad()
-            value.backward()
-            lr = optimizer.lr
-            history.loss.append(value.data)
-            history.accuracy.append(accuracy)
-            history.lr.append(lr)
-            if on_step is not None:
-                on_step(StepRecord(step, value.data, accuracy, lr, model, optimizer, value,
-                                   len(by)))
-            optimizer.step()
-            del value  # free this step's graph before building the next
-        history.final_loss, history.final_accuracy = evaluate(model, X, y, loss, l2)
+    try:
+        with cyclic_gc_paused():
+            batches = _batches(X, y, batch_size, rng)
+            for step in range(steps):
+                bx, by = next(batches)
+                value, accuracy = batch_loss(model, bx, by, loss, l2)
+                optimizer.zero_grad()
+                value.backward()
+                lr = optimizer.lr
+                history.loss.append(value.data)
+                history.accuracy.append(accuracy)
+                history.lr.append(lr)
+                if on_step is not None:
+                    on_step(StepRecord(step, value.data, accuracy, lr, model, optimizer, value,
+                                       len(by)))
+                optimizer.step()
+                del value  # free this step's graph before building the next
+                if bar is not None:
+                    bar.set_postfix(loss=f"{history.loss[-1]:.4f}", refresh=False)
+                    bar.update()
+                if test is not None and (step + 1) % per_epoch == 0:
+                    train_scores = evaluate(model, X, y, loss, l2)
+                    test_scores = evaluate(model, X_test, y_test, loss, l2)
+                    record = EpochRecord((step + 1) // per_epoch, step, *train_scores,
+                                         *test_scores)
+                    history.epochs.append(record)
+                    if bar is not None:
+                        bar.write(f"epoch {record.epoch}: train accuracy "
+                                  f"{record.train_accuracy:.1%}, test accuracy "
+                                  f"{record.test_accuracy:.1%}", file=sys.stderr)
+                    if on_epoch is not None:
+                        on_epoch(record)
+            history.final_loss, history.final_accuracy = evaluate(model, X, y, loss, l2)
+    finally:
+        if bar is not None:
+            bar.close()
     history.seconds = time.perf_counter() - started
     return history
+
+
+def _check_points(name: str, X: Sequence[Point], length: int) -> None:
+    """Every point a sequence of ``length`` numbers (a stray one fails now, not mid-epoch)."""
+    for i, x in enumerate(X):
+        if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or len(x) != length:
+            size = len(x) if hasattr(x, "__len__") else type(x).__name__
+            raise ValueError(f"{name}[{i}] has {size} numbers but {name}[0] has {length} "
+                             "(every point needs the same number of inputs)")
+
+
+def _classes(model: Model, x: Point, loss: str) -> int | None:
+    """The model's number of outputs, from one forward pass (``None`` for binary losses)."""
+    with no_grad():
+        out = _outputs(model, x, loss)
+    return len(out) if isinstance(out, list) else None
+
+
+def _check_classes(name: str, y: Sequence[int], classes: int | None) -> None:
+    if classes is None:
+        return
+    for i, k in enumerate(y):
+        if not 0 <= k < classes:
+            raise ValueError(f"{name}[{i}] = {k!r} is not a class of a model with {classes} "
+                             f"outputs (labels must be in 0..{classes - 1})")
+
+
+def _check_test_set(
+    test: tuple[Sequence[Point], Sequence[int]], length: int, loss: str, classes: int | None
+) -> tuple[Sequence[Point], Sequence[int]]:
+    if not isinstance(test, tuple) or len(test) != 2:
+        raise ValueError("test must be a pair (X_test, y_test), e.g. a Dataset")
+    X_test, y_test = test
+    if len(X_test) != len(y_test) or not X_test:
+        raise ValueError(f"test has {len(X_test)} points and {len(y_test)} labels "
+                         "(must match, and not be empty)")
+    _check_labels(y_test, loss)
+    _check_points("X_test", X_test, length)
+    _check_classes("y_test", y_test, classes)
+    return X_test, y_test
+
+
+def _progress_bar(steps: int) -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError as error:
+        raise ImportError("progress=True needs tqdm, which did not import; install it with "
+                          "pip install \"microgrboard[demo]\" (or pass progress=False)"
+                          ) from error
+    return tqdm(total=steps, unit="step", file=sys.stderr, leave=True)
 
 
 def _batches(
@@ -302,12 +440,14 @@ def _span(values: list[float], margin: float, n: int) -> list[float]:
 __all__ = [
     "LOSSES",
     "DecisionGrid",
+    "EpochRecord",
     "History",
     "StepRecord",
     "batch_loss",
     "cyclic_gc_paused",
     "decision_grid",
     "evaluate",
+    "steps_per_epoch",
     "train_classifier",
 ]
 

@@ -2,6 +2,7 @@
 
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -46,3 +47,11 @@ def line_reader() -> Callable[[IO[str], float], Callable[[], str]]:
         return readline
 
     return make
+
+
+@pytest.fixture
+def no_dot(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """A machine with no Graphviz `dot` program: empty PATH, and `which` finds nothing
+    (drawing then lays out with the Graphviz bundled in pygraphviz)."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)

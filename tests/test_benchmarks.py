@@ -1,4 +1,4 @@
-"""Smoke test of the engine benchmark: its --quick run finishes and prints its ratios.
+"""Smoke tests of the benchmarks: their --quick runs finish and print their figures.
 
 No timing is asserted (the machine is shared and noisy); the figures live in
 benchmarks/RESULTS.md. The benchmark itself checks that both engines computed the
@@ -54,6 +54,24 @@ def test_quick_run_skips_micrograd_past_its_recursion_limit_rather_than_crash(qu
     assert [n for n, _ in chain] == ["1,000", "10,000", "20,000"], quick_run
     assert "skipped" not in chain[1][1]
     assert "micrograd skipped: recursion limit" in chain[2][1]
+
+
+DRAWING_SCRIPT = SCRIPT.with_name("bench_drawing.py")
+
+
+@pytest.mark.slow
+def test_drawing_quick_run_prints_layout_times_for_each_family():
+    done = subprocess.run([sys.executable, str(DRAWING_SCRIPT), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    timing = rf"pygraphviz +{NUMBER} s \(DOT {NUMBER} \+ layout {NUMBER}\)"
+    for family in (r"chain 1,000 +1,000 values", r"tanh d6 +351 values",
+                   r"MLP\(2,\[16, 16, 1\]\)x1 +\d[\d,]* values"):
+        assert re.search(rf"^{family} .*{timing}", out, re.MULTILINE), out
+    assert re.search(rf"^slowest picture of a graph up to 10,000 values: {NUMBER} s", out,
+                     re.MULTILINE), out
+    assert done.stderr == ""  # Graphviz's own warnings stay in the layout process
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 import math
 import random
+import threading
 
 import pytest
 from hypothesis import assume, given
@@ -481,3 +482,118 @@ def test_linear_reused_input_and_weight_accumulate():
     y = linear([x], [x], Value(1.0))  # x² + 1
     y.backward()
     assert x.grad == 6.0
+
+
+# --- grad mode belongs to the thread ---------------------------------------------------------
+
+
+def test_no_grad_in_one_thread_does_not_stop_another_from_recording():
+    inside, release = threading.Event(), threading.Event()
+
+    def sit_in_no_grad():
+        with no_grad():
+            inside.set()
+            release.wait(10)
+
+    sitter = threading.Thread(target=sit_in_no_grad)
+    sitter.start()
+    try:
+        assert inside.wait(10)
+        assert is_grad_enabled()  # this thread still records
+        x = Value(2.0)
+        y = x * x + 3
+        y.backward()
+        assert y.op == "+" and x.grad == 4.0
+        (dx,) = grad(y, [x], create_graph=True)
+        assert dx.data == 4.0 and dx.parents  # a graph of the gradient was built
+    finally:
+        release.set()
+        sitter.join(10)
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_leave_grad_mode_on():
+    # A enters, B enters, A leaves, B leaves: with one global flag, A would restore
+    # "on" while B is inside and B would then restore A's "off" for the whole process.
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def thread_a():
+        with no_grad():
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+        seen["a"] = is_grad_enabled()
+
+    def thread_b():
+        a_in.wait(10)
+        with no_grad():
+            b_in.set()
+            a_out.wait(10)
+            seen["b inside"] = is_grad_enabled()
+        seen["b"] = is_grad_enabled()
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"a": True, "b inside": False, "b": True}
+    assert is_grad_enabled()
+    x = Value(3.0)
+    assert (x * x).parents == (x, x)
+
+
+def test_two_threads_training_get_the_right_gradients():
+    errors = []
+
+    def train(seed):
+        rng = random.Random(seed)
+        for _ in range(200):
+            a, b = rng.uniform(-2, 2), rng.uniform(-2, 2)
+            x, y = Value(a), Value(b)
+            with no_grad():
+                Value(1.0) * Value(2.0)  # the other thread's no_grad must not leak here
+            (x * y + x.tanh()).backward()
+            if x.grad != pytest.approx(b + 1 - math.tanh(a) ** 2) or y.grad != pytest.approx(a):
+                errors.append((a, b, x.grad, y.grad))
+
+    threads = [threading.Thread(target=train, args=(s,)) for s in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+
+
+# --- edge values ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label", [5, None, b"w", ["w"]])
+def test_a_label_must_be_a_string(label):
+    with pytest.raises(TypeError, match=f"label must be a str, got {type(label).__name__}"):
+        Value(1.0, label)
+
+
+def test_numpy_bools_are_accepted_like_bools():
+    np = pytest.importorskip("numpy")
+    assert Value(np.bool_(True)).data == 1.0 and Value(np.bool_(False)).data == 0.0
+    assert (Value(2.0) * np.bool_(True)).data == 2.0
+
+
+@pytest.mark.parametrize("op", ["sin", "cos"])
+@pytest.mark.parametrize("x", [math.inf, -math.inf])
+def test_sin_and_cos_of_infinity_name_the_op_and_the_value(op, x):
+    with pytest.raises(ValueError, match=rf"{op}.*{x!r}"):
+        getattr(Value(x), op)()
+
+
+def test_relu_of_nan_is_nan():
+    assert math.isnan(Value(math.nan).relu().data)
+
+
+def test_zero_to_the_zero_back_propagates_zero_and_zero_as_pytorch():
+    x, y = Value(0.0), Value(0.0)
+    z = x**y
+    z.backward()
+    assert z.data == 1.0 and (x.grad, y.grad) == (0.0, 0.0)
+    assert [g.data for g in grad(x**y, [x, y])] == [0.0, 0.0]

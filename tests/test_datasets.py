@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import re
+import sys
 from collections import Counter
 from collections.abc import Callable
 
@@ -15,9 +17,11 @@ from microgrboard.datasets import (
     RegressionDataset,
     blobs,
     circles,
+    digits,
     linear_regression,
     minibatches,
     moons,
+    one_hot,
     signed_labels,
     spirals,
     xor,
@@ -146,3 +150,89 @@ def test_bad_arguments_raise_naming_them() -> None:
         spirals(10, classes=1)
     with pytest.raises(ValueError, match="centers"):
         blobs(10, centers=[(1.0, 2.0, 3.0)])  # type: ignore[list-item]
+
+
+# --- the handwritten digits (scikit-learn's bundled copy) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def digit_split() -> tuple[Dataset, Dataset]:
+    return digits()
+
+
+def test_digits_unpack_like_load_mnist_with_the_right_shapes(
+    digit_split: tuple[Dataset, Dataset],
+) -> None:
+    (X_train, y_train), (X_test, y_test) = digit_split
+    assert (len(X_train), len(y_train), len(X_test), len(y_test)) == (1437, 1437, 360, 360)
+    assert all(isinstance(x, tuple) and len(x) == 64 for x in X_train + X_test)
+    assert all(type(k) is int for k in y_train + y_test)  # plain ints, not numpy integers
+    assert all(type(v) is float for v in X_train[0])
+    assert set(y_train) == set(y_test) == set(range(10))
+
+
+def test_digits_pixels_are_scaled_to_the_unit_interval(
+    digit_split: tuple[Dataset, Dataset],
+) -> None:
+    from sklearn.datasets import load_digits
+
+    train, test = digit_split
+    pixels = [v for x in train.X + test.X for v in x]
+    assert min(pixels) == 0.0 and max(pixels) == 1.0
+    assert all(v * 16 == round(v * 16) for v in pixels)  # 0..16 divided by 16, exactly
+    # Every image of the package is there once, divided by 16 (the split loses nothing).
+    raw = load_digits()
+    original = Counter(
+        (tuple(v / 16 for v in row), int(k))
+        for row, k in zip(raw.data.tolist(), raw.target.tolist(), strict=True)
+    )
+    ours = Counter(zip(train.X + test.X, train.y + test.y, strict=True))
+    assert ours == original
+
+
+def test_digits_split_is_stratified_per_class(digit_split: tuple[Dataset, Dataset]) -> None:
+    train, test = digit_split
+    total = Counter(train.y) + Counter(test.y)
+    for digit, count in total.items():
+        # Each digit's share of the test set is within one image of 20 % of its images.
+        assert abs(Counter(test.y)[digit] - 0.2 * count) <= 1, digit
+    half = digits(test_fraction=0.5)[1]
+    assert all(abs(Counter(half.y)[d] - count / 2) <= 1 for d, count in total.items())
+
+
+def test_digits_same_seed_same_split_other_seed_other_split(
+    digit_split: tuple[Dataset, Dataset],
+) -> None:
+    again = digits(seed=0)
+    other = digits(seed=1)
+    assert again == digit_split
+    assert other[1].X != digit_split[1].X
+    assert sorted(other[1].y) == sorted(digit_split[1].y)  # same class counts, other images
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.2, 1.5, float("nan"), True, "0.2", 0.001])
+def test_digits_bad_test_fraction_names_it(fraction: object) -> None:
+    with pytest.raises(ValueError, match=r"test_fraction.*" + re.escape(repr(fraction))):
+        digits(test_fraction=fraction)  # type: ignore[arg-type]
+
+
+def test_digits_without_scikit_learn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(sys.modules):
+        if name == "sklearn" or name.startswith("sklearn."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # None in sys.modules: import fails
+    with pytest.raises(ImportError, match=re.escape('pip install "microgrboard[data]"')):
+        digits()
+
+
+def test_one_hot_rows_and_bad_labels() -> None:
+    assert one_hot([2, 0, 1], classes=3) == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    assert one_hot([], classes=10) == []
+    rows = one_hot(list(range(10)), classes=10)
+    assert all(sum(row) == 1.0 and row[k] == 1.0 for k, row in enumerate(rows))
+    with pytest.raises(ValueError, match=r"labels\[1\].*\[0, 10\).*10"):
+        one_hot([3, 10], classes=10)
+    with pytest.raises(ValueError, match=r"labels\[0\].*-1"):
+        one_hot([-1], classes=10)
+    with pytest.raises(ValueError, match="classes"):
+        one_hot([0], classes=0)

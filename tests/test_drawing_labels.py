@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 
 import pygraphviz
 import pytest
@@ -15,31 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgrboard import Value
-from microgrboard.drawing import draw, html_text, render
+from microgrboard.drawing import draw, html_text
+from microgrboard.layout import run_graphviz
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = ['<b>x</b>', "a & b", '"quoted" \'single\'', "a|b {c} [d]", "line1\nline2",
            "\\N \\G \\l", "한글 라벨", "]]> <!-- -->", "&amp; &#60;", "tab\there", "\x00\x1b",
            "\ud800 \ufffe \x85 \u2028 😀", ""]
-
-
-@contextlib.contextmanager
-def graphviz_messages() -> Iterator[list[str]]:
-    """What Graphviz's C code writes to stderr (file descriptor 2) meanwhile."""
-    messages: list[str] = []
-    with tempfile.TemporaryFile() as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield messages
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text = sink.read().decode("utf-8", "replace")
-            # The wheel's bundled fontconfig warns about the system's newer config: harmless.
-            messages.extend(line for line in text.splitlines()
-                            if line.strip() and not line.startswith("Fontconfig"))
 
 
 def texts_of(svg: str, group_id: str) -> list[str]:
@@ -60,9 +38,11 @@ def graph_labelled(first: str, second: str, product: str) -> Value:
 
 def check_renders(source: str) -> str:
     pygraphviz.AGraph(string=source)  # valid DOT: raises DotError otherwise
-    with graphviz_messages() as messages:
-        svg = render(source, "svg", renderer="pygraphviz").decode("utf-8")
-    assert messages == [], messages  # e.g. "Error: syntax error in line 1 ... in label"
+    rendered = run_graphviz(source, "svg", renderer="pygraphviz")
+    # What Graphviz printed, e.g. "Error: syntax error in line 1 ... in label"
+    # (the bundled fontconfig's complaints about the system's config are left out).
+    assert rendered.messages == [], rendered.messages
+    svg = rendered.output.decode("utf-8")
     ET.fromstring(svg)  # valid XML
     return svg
 

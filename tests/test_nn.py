@@ -3,6 +3,8 @@
 import json
 import math
 import random
+import re
+import statistics
 
 import pytest
 
@@ -286,3 +288,93 @@ def test_value_inputs_are_used_as_they_are():
 def test_a_non_number_input_is_named():
     with pytest.raises(TypeError, match="MLP inputs must be numbers or Values.*str"):
         MLP(2, [1], seed=0)([1.0, "a"])
+
+
+# --- loading refuses what is not a finite float, naming the key ---------------------------
+
+
+def _saved(tmp_path, parameters_text):
+    path = tmp_path / "model.json"
+    path.write_text('{"format": "microgrboard.state_dict", "parameters": ' + parameters_text + "}")
+    return path
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_load_refuses_non_finite_literals_naming_the_key(tmp_path, literal):
+    model = MLP(1, [1], seed=0)
+    before = model.state_dict()
+    path = _saved(tmp_path, f'{{"L0.N0.w0": {literal}, "L0.N0.b": 0.5}}')
+    with pytest.raises(ValueError, match=r"'L0\.N0\.w0' is not finite"):
+        model.load(path)
+    assert model.state_dict() == before
+
+
+def test_load_refuses_an_int_too_large_for_a_float_naming_the_key(tmp_path):
+    model = MLP(1, [1], seed=0)
+    before = model.state_dict()
+    path = _saved(tmp_path, '{"L0.N0.w0": 0.5, "L0.N0.b": 1' + "0" * 400 + "}")
+    with pytest.raises(ValueError, match=r"'L0\.N0\.b' is too large for a float"):
+        model.load(path)
+    assert model.state_dict() == before
+
+
+def test_load_refuses_deep_nesting_naming_the_key(tmp_path):
+    model = MLP(1, [1], seed=0)
+    path = _saved(tmp_path, '{"L0.N0.w0": 0.5, "L0.N0.b": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ValueError, match=r"'L0\.N0\.b' is nested too deeply"):
+        model.load(path)
+
+
+def test_save_refuses_non_finite_parameters_naming_them(tmp_path):
+    model = MLP(1, [1], seed=0)
+    model.parameters()[1].data = math.nan
+    with pytest.raises(ValueError, match=r"'L0\.N0\.b' is not finite"):
+        model.save(tmp_path / "model.json")
+    assert not (tmp_path / "model.json").exists()
+
+
+# --- initializers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "init, std", [("he", math.sqrt(2 / 64)), ("xavier", math.sqrt(1 / 64)), (0.01, 0.01)]
+)
+def test_normal_initializers_have_the_book_standard_deviations(init, std):
+    model = MLP(64, [100, 100], init=init, seed=0)
+    for layer, nin in zip(model.layers, (64, 100)):
+        weights = [w.data for n in layer.neurons for w in n.w]
+        expected = std if init == 0.01 else std * math.sqrt(64 / nin)  # σ scales with 1/√n
+        assert statistics.mean(weights) == pytest.approx(0, abs=4 * expected / 100)
+        assert statistics.stdev(weights) == pytest.approx(expected, rel=0.03)
+        assert all(n.b.data == 0.0 for n in layer.neurons)
+
+
+def test_uniform_stays_the_default_and_initializers_are_seeded():
+    default = MLP(2, [4, 1], seed=7).state_dict()
+    assert default == MLP(2, [4, 1], seed=7, init="uniform").state_dict()
+    assert all(-1 <= v <= 1 for v in default.values())
+    he = MLP(2, [4, 1], seed=7, init="he").state_dict()
+    assert he == MLP(2, [4, 1], seed=7, init="he").state_dict() != default
+    assert Neuron(3, init="xavier", seed=1).init == "xavier"
+    assert repr(Layer(2, 3, init=0.5)) == "Layer(2, 3, activation='relu', init=0.5)"
+
+
+@pytest.mark.parametrize("bad", ["normal", "", 0, -0.1, math.inf, math.nan, True, None, [0.1]])
+@pytest.mark.parametrize("make", [MLP, Layer, Neuron])
+def test_a_bad_init_names_the_argument_and_the_value(make, bad):
+    args = {MLP: (2, [3]), Layer: (2, 3), Neuron: (2,)}[make]
+    with pytest.raises(ValueError, match=rf"init must be one of .* got {re.escape(repr(bad))}"):
+        make(*args, init=bad)
+
+
+@pytest.mark.parametrize(
+    "module", [Neuron(3, seed=0), Layer(3, 4, seed=0), MLP(3, [4, 2], seed=0)], ids=repr
+)
+def test_parameters_are_the_named_parameters_each_once(module):
+    assert module.parameters() == [p for _, p in module.named_parameters()]
+    first = module.parameters()[0]
+    if isinstance(module, Neuron):
+        module.w[1] = first  # a weight tied by hand still counts once
+    else:
+        (module.neurons if isinstance(module, Layer) else module.layers[0].neurons)[0].w[1] = first
+    assert module.parameters().count(first) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from collections.abc import Callable
@@ -567,3 +568,185 @@ def test_momentum_and_nesterov_fix_nesterov_and_alias_sgd() -> None:
         lambda ps: SGD(ps, lr=0.02, momentum=0.9, nesterov=True))
     assert run(lambda ps: Momentum(ps, lr=0.02)) == run(
         lambda ps: SGD(ps, lr=0.02, momentum=0.9))
+
+
+# --- the public update rule: the book's optimizers (Deep Learning from Scratch, ch. 6) ---
+
+
+def book_optimizers_from_the_docs() -> dict[str, type[Optimizer]]:
+    """Run the code block of ``microgrboard.optim``'s docstring that writes the book's
+    Momentum and Adam, and return what it defines: the docs are what is tested."""
+    import microgrboard.optim as optim
+
+    doc = optim.__doc__ or ""
+    after = doc.split("Adam (*Deep Learning from Scratch*, 6.1), written that way::\n", 1)[1]
+    block = []
+    for line in after.split("\n"):
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line[4:])
+    namespace: dict[str, object] = {}
+    exec(compile("\n".join(block), "optim-docstring", "exec"), namespace)
+    return {"Momentum": namespace["BookMomentum"], "Adam": namespace["BookAdam"]}  # type: ignore[dict-item]
+
+
+class BookSGD:  # ch. 6, common/optimizer.py, with floats in dicts instead of arrays
+    def __init__(self, lr: float = 0.01) -> None:
+        self.lr = lr
+
+    def update(self, params: dict[str, float], grads: dict[str, float]) -> None:
+        for key in params:
+            params[key] -= self.lr * grads[key]
+
+
+class BookMomentumReference:
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        self.lr, self.momentum = lr, momentum
+        self.v: dict[str, float] | None = None
+
+    def update(self, params: dict[str, float], grads: dict[str, float]) -> None:
+        if self.v is None:
+            self.v = {key: 0.0 for key in params}
+        for key in params:
+            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
+            params[key] += self.v[key]
+
+
+class BookAdaGrad:
+    def __init__(self, lr: float = 0.01) -> None:
+        self.lr = lr
+        self.h: dict[str, float] | None = None
+
+    def update(self, params: dict[str, float], grads: dict[str, float]) -> None:
+        if self.h is None:
+            self.h = {key: 0.0 for key in params}
+        for key in params:
+            self.h[key] += grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (math.sqrt(self.h[key]) + 1e-7)
+
+
+class BookAdamReference:
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
+        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
+        self.iter = 0
+        self.m: dict[str, float] | None = None
+        self.v: dict[str, float] | None = None
+
+    def update(self, params: dict[str, float], grads: dict[str, float]) -> None:
+        if self.m is None or self.v is None:
+            self.m = {key: 0.0 for key in params}
+            self.v = {key: 0.0 for key in params}
+        self.iter += 1
+        lr_t = self.lr * math.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        for key in params:
+            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
+            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
+            params[key] -= lr_t * self.m[key] / (math.sqrt(self.v[key]) + 1e-7)
+
+
+BOOK_START, BOOK_STEPS = (-7.0, 2.0), 30
+
+
+def book_df(x: float, y: float) -> tuple[float, float]:
+    return x / 10.0, 2.0 * y  # the book's gradient of f(x, y) = x²/20 + y²
+
+
+def book_path(optimizer: object) -> list[tuple[float, float]]:
+    params = {"x": BOOK_START[0], "y": BOOK_START[1]}
+    path = [(params["x"], params["y"])]
+    for _ in range(BOOK_STEPS):
+        gx, gy = book_df(params["x"], params["y"])
+        optimizer.update(params, {"x": gx, "y": gy})  # type: ignore[attr-defined]
+        path.append((params["x"], params["y"]))
+    return path
+
+
+def our_path(
+    make: Callable[[list[Value]], Optimizer], *, backprop: bool
+) -> list[tuple[float, float]]:
+    x, y = Value(BOOK_START[0], "x"), Value(BOOK_START[1], "y")
+    opt = make([x, y])
+    path = [(x.data, y.data)]
+    for _ in range(BOOK_STEPS):
+        opt.zero_grad()
+        if backprop:  # the engine's gradient of x²/20 + y²
+            (x**2 / 20 + y**2).backward()
+        else:  # the book's df, so that only the update rules are compared
+            x.grad, y.grad = book_df(x.data, y.data)
+        opt.step()
+        path.append((x.data, y.data))
+    return path
+
+
+def book_cases() -> list[tuple[str, object, Callable[[list[Value]], Optimizer]]]:
+    book = book_optimizers_from_the_docs()
+    return [
+        ("SGD", BookSGD(lr=0.95), lambda ps: SGD(ps, lr=0.95)),
+        ("Momentum", BookMomentumReference(lr=0.1), lambda ps: book["Momentum"](ps, lr=0.1)),
+        ("AdaGrad", BookAdaGrad(lr=1.5), lambda ps: AdaGrad(ps, lr=1.5, eps=1e-7)),
+        ("Adam", BookAdamReference(lr=0.3), lambda ps: book["Adam"](ps, lr=0.3)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["SGD", "Momentum", "AdaGrad", "Adam"])
+def test_the_books_optimizer_paths_on_x2_over_20_plus_y2(index: int) -> None:
+    name, reference, make = book_cases()[index]
+    expected = book_path(reference)
+    assert our_path(make, backprop=False) == expected  # the same floats, step by step
+    # With the engine's own gradients (2x·(1/20) rounds differently from x/10):
+    for ours, theirs in zip(our_path(make, backprop=True), expected, strict=True):
+        assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-15)
+    assert math.dist(expected[-1], (0.0, 0.0)) < math.dist(BOOK_START, (0.0, 0.0)) / 5, name
+
+
+def test_a_user_rule_gets_the_constructor_checks_state_dict_and_schedule() -> None:
+    BookMomentum = book_optimizers_from_the_docs()["Momentum"]
+    signature = str(inspect.signature(BookMomentum))
+    assert signature == "(params, lr=0.01, momentum=0.9, *, schedule=None)"
+    params = [Value(1.0), Value(-2.0)]
+    opt = BookMomentum(params, 0.05, momentum=0.5, schedule=StepLR(1, 0.5))
+    assert opt.hyperparameters() == {"lr": 0.05, "momentum": 0.5}
+    with pytest.raises(ValueError, match=r"momentum must be in \[0.0, 1.0\), got 1.5"):
+        BookMomentum(params, momentum=1.5)
+    with pytest.raises(TypeError, match="BookMomentum.*unexpected keyword argument 'beta'"):
+        BookMomentum(params, beta=0.5)
+    with pytest.raises(ValueError, match="momentum"):
+        opt.momentum = -0.1  # setting later checks again
+    # v after two steps, by hand, with lr 0.05 then 0.025 (StepLR halves it each step)
+    # and gradient 1 for both parameters: v1 = -0.05, v2 = 0.5·(-0.05) - 0.025 = -0.05.
+    for _ in range(2):
+        for p in params:
+            p.grad = 1.0
+        opt.step()
+    assert [p.data for p in params] == pytest.approx([0.9, -2.1])
+    saved = json.loads(json.dumps(opt.state_dict()))
+    assert saved["state"] == {"v": [pytest.approx(-0.05), pytest.approx(-0.05)]}
+    resumed = BookMomentum([Value(0.9), Value(-2.1)], schedule=StepLR(1, 0.5))
+    resumed.load_state_dict(saved)
+    assert (resumed.momentum, resumed.lr, resumed.step_count) == (0.5, 0.0125, 2)
+
+
+def test_an_optimizer_without_a_rule_says_so() -> None:
+    class Unfinished(Optimizer):
+        buffers = ("v",)
+
+    opt = Unfinished([Value(1.0)])
+    with pytest.raises(NotImplementedError, match="Unfinished must define update"):
+        opt.step()
+
+
+def test_hyperparameters_are_declared_once_and_drive_everything() -> None:
+    for cls in OPTIMIZERS.values():
+        names = [h.name for h in cls.declared]
+        opt = cls([Value(1.0)])
+        assert list(opt.hyperparameters()) == names, cls  # the same names, in order
+        assert list(opt.state_dict()["hyperparameters"]) == names
+        signature = inspect.signature(cls)
+        assert list(signature.parameters) == ["params", *names, "schedule"], cls
+        defaults = {n: p.default for n, p in signature.parameters.items() if n in names}
+        # Passing every default explicitly builds the same optimizer as passing none.
+        assert cls([Value(1.0)], **defaults).hyperparameters() == opt.hyperparameters()
+    assert Momentum.declared[1].default == 0.9 and SGD.declared[1].default == 0.0
+    assert [h.name for h in AdamW.declared] == [h.name for h in Adam.declared]
+    # Positional arguments follow the declaration order, as in torch.optim.
+    assert SGD([Value(1.0)], 0.1, 0.9).momentum == 0.9

@@ -7,6 +7,7 @@ through), never from the payload itself. The browser half is test_player_browser
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -253,7 +254,11 @@ def test_player_html_is_self_contained_and_scoped_per_instance(tmp_path: Any) ->
     ids = [re.search(r'class="mgb-player" id="([^"]+)"', h).group(1)  # type: ignore[union-attr]
            for h in (first, second)]
     assert ids[0] != ids[1]
-    assert f'id="{ids[0]}-a_n8-seed-grad"' in first
+    # The picture travels as a data-URI image (sanitizers keep those, not <svg>).
+    encoded = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', first).group(1)  # type: ignore[union-attr]
+    picture = base64.b64decode(encoded).decode("utf-8")
+    assert picture.startswith("<svg") and f'id="{ids[0]}-a_n8-seed-grad"' in picture
+    assert ">2.2<" in picture  # the final state, for where no script runs
     for html in (first, second):
         assert "export function createPlayer" in html and ".mgb-player" in html
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
@@ -295,10 +300,12 @@ def test_play_refuses_a_graph_too_large_to_step_through() -> None:
     for _ in range(MAX_PLAY_NODES // 2):
         total = total + 1.0
     assert len(topological_order(total)) > MAX_PLAY_NODES
-    with pytest.raises(PlayerTooLargeError, match=r"has 2001 values.*microgrboard\.draw"):
-        play(total)
-    payload = player_payload(total)  # the payload itself has no limit (the board's call)
-    assert len(payload["frames"]) == 1 + 1000 + 2001
+    count = len(topological_order(total))
+    for call in (play, player_payload, player_svg):
+        with pytest.raises(PlayerTooLargeError, match=rf"has {count} values.*microgrboard\.draw"):
+            call(total)
+    payload = player_payload(total, max_nodes=None)  # asked for: no limit
+    assert len(payload["frames"]) == 1 + MAX_PLAY_NODES // 2 + count
 
 
 def test_play_is_a_lazy_top_level_name_and_the_assets_ship() -> None:
@@ -308,3 +315,37 @@ def test_play_is_a_lazy_top_level_name_and_the_assets_ship() -> None:
     assert ".mgb-player" in asset_path("player.css").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="player.js"):
         asset_path("../core.py")
+
+
+def test_a_live_linear_node_plays_its_chain_rule() -> None:
+    from microgrboard.core import linear
+
+    w = [Value(0.5, "w0"), Value(-2.0, "w1")]
+    x = [Value(3.0, "x0"), Value(4.0, "x1")]
+    b = Value(1.0, "b")
+    y = linear(w, x, b).tanh()
+    y.label = "y"
+    payload = player_payload(y)
+    lines = [line["text"] for f in payload["frames"] for line in f["lines"]]
+    assert "v5 = w0·x0 + w1·x1 + b = 0.5·3 + (-2)·4 + 1 = -5.5" in lines
+    g = 1 - math.tanh(-5.5) ** 2  # tanh' = 1 - tanh², the upstream at the linear node
+    assert f"∂y/∂v5 = 1 × {format_number(g)} = {format_number(g)}" in lines
+    for name, local in [("w0", 3.0), ("w1", 4.0), ("x0", 0.5), ("x1", -2.0), ("b", 1.0)]:
+        local_text = format_number(local) if local > 0 else f"({format_number(local)})"
+        assert f"∂y/∂{name} = {format_number(g)} × {local_text} = {format_number(g * local)}" \
+            in lines, name
+    ids = set(re.findall(r' id="([^"]+)"', player_svg(y, style="book")))
+    assert {"a_e0-5-0-grad", "a_e4-5-4-grad", "e4-5-4"} <= ids  # one edge per operand
+
+
+def test_transcript_reads_the_steps_as_text() -> None:
+    player = play(apple_orange().output)
+    backward = player.transcript("backward").splitlines()
+    assert backward[0] == "Backward step 1 of 9: price (×)"
+    assert "    ∂price/∂apple = 1.1 × 2 = 2.2" in backward
+    assert not any(line.startswith("Forward") for line in backward)
+    everything = player.transcript()
+    assert everything.startswith("Forward pass: the inputs\n    apple = 100")
+    assert everything.count("\n") > len(backward)
+    with pytest.raises(ValueError, match="phase must be"):
+        player.transcript("sideways")

@@ -257,3 +257,62 @@ def test_two_players_on_one_page_do_not_interfere(browser: Any, tmp_path: Path) 
         assert watched.problems == []
     finally:
         watched.close()
+
+
+def test_without_scripts_the_page_shows_the_final_picture(browser: Any, tmp_path: Path) -> None:
+    path = play(apple_orange().output, style="book").save(tmp_path / "static.html")
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(path.as_uri())
+        picture = page.locator(".mgb-player img.mgb-static")
+        picture.wait_for()
+        # The data-URI SVG decodes into a real picture (CSP allows data: images only).
+        width = page.evaluate("(img) => img.complete && img.naturalWidth", picture.element_handle())
+        assert width > 300
+        assert page.locator(".mgb-controls").count() == 0
+        assert "final state" in (page.locator(".mgb-static-note").text_content() or "")
+    finally:
+        context.close()
+
+
+def test_the_module_as_the_board_uses_it(browser: Any) -> None:
+    """createPlayer on an inline SVG from player_svg() and a payload from player_payload()
+    (what the board serves), then destroyed and created again on the same drawing."""
+    from microgrboard.player import asset_path, player_payload, player_svg
+    from microgrboard.snapshot import snapshot
+
+    root = apple_orange().output
+    logged = snapshot(root)  # as Run.log_graph stores it
+    payload, svg = player_payload(logged), player_svg(logged)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(f'<div id="host"><div class="mgb-graph">{svg}</div></div>')
+        script = asset_path("player.js").read_text(encoding="utf-8")
+        page.add_script_tag(content=f"{script}\nwindow.createPlayer = createPlayer;",
+                            type="module")
+        page.wait_for_function("window.createPlayer !== undefined")
+        state = page.evaluate("""(payload) => {
+            const host = document.getElementById('host');
+            const first = createPlayer(host, payload);
+            first.go(7);
+            const current = host.querySelectorAll('.mgb-current').length;
+            first.destroy();
+            const left = host.querySelectorAll('.mgb-current, .mgb-pending, .mgb-controls').length;
+            const second = createPlayer(host, payload, { frame: 2 });
+            return { current, left, frame: second.frame, frames: second.frameCount,
+                     controls: host.querySelectorAll('.mgb-controls').length,
+                     currents: [...host.querySelectorAll('.mgb-current')].map((n) => n.id),
+                     missing: second.missing,
+                     apple: host.querySelector('[id="a_n0-data"] text').textContent };
+        }""", payload)
+        assert state["current"] > 0 and state["left"] == 0
+        assert state["frame"] == 2 and state["frames"] == len(payload["frames"])
+        assert state["controls"] == 1 and state["missing"] == []
+        assert state["currents"] == payload["frames"][2]["focus"]
+        assert state["apple"] == "data 100"
+        with pytest.raises(Exception, match="schema"):
+            page.evaluate("() => createPlayer(document.getElementById('host'), {schema: 0})")
+    finally:
+        context.close()

@@ -4,10 +4,10 @@ import math
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 from microgrboard import Value, grad
-from microgrboard.core import DERIVATIVES
+from microgrboard.core import DERIVATIVES, OPS, POSITIVE, Op
 from microgrboard.testing import (
     Expression,
     GradcheckError,
@@ -90,3 +90,40 @@ def test_expressions_always_involve_a_variable(expr):
 
 def test_a_formula_of_constants_has_no_variable():
     assert not Expression(("exp", ("c", 1.0)), (0.0,)).has_variable()
+
+
+def _ops(tree):
+    if tree[0] in ("x", "c"):
+        return set()
+    return {tree[0]}.union(*(_ops(a) for a in tree[1:] if isinstance(a, tuple)))
+
+
+def _ops_sampled(strategy, examples=300):
+    seen = set()
+
+    @settings(max_examples=examples, database=None, derandomize=True)
+    @given(strategy)
+    def collect(expr):
+        seen.update(_ops(expr.tree))
+
+    collect()
+    return seen
+
+
+def test_expressions_cover_every_declared_op():
+    assert _ops_sampled(expressions()) == set(OPS)
+
+
+def test_a_newly_declared_op_is_sampled_inside_its_domain(monkeypatch):
+    # One declaration is all the strategies need: here a square root, declared for
+    # positive arguments only (a negative one would make the call raise).
+    calls = []
+
+    def root(x):
+        calls.append(x.data)
+        return x.sqrt()
+
+    monkeypatch.setitem(OPS, "root", Op("root", root, lambda g, out, x: g, (POSITIVE,)))
+    assert "root" in _ops_sampled(expressions())
+    assert calls and all(x >= 0.5 for x in calls)  # brought into the domain as u² + 0.5
+    assert str(Expression(("root", ("x", 0)), (1.0,))) == "root(x0² + 0.5)"

@@ -213,3 +213,128 @@ def test_an_unknown_loss_is_named_before_the_labels_are_judged() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         train_classifier(model, [(0.0, 1.0)], [2], SGD(model.parameters(), lr=0.1), 1,
                          loss="cross_entropy", batch_size=True)
+
+
+# --- ten classes, epochs, progress ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_digits() -> tuple[Dataset, Dataset]:
+    from microgrboard.datasets import digits
+
+    train, test = digits(seed=0)
+    return Dataset(train.X[:150], train.y[:150]), Dataset(test.X[:60], test.y[:60])
+
+
+def he_mlp(nin: int, nouts: list[int], seed: int) -> MLP:
+    """An MLP with He-initialised weights (std √(2/nin)), which ReLU layers train well from."""
+    import random
+
+    model = MLP(nin, nouts, seed=seed)
+    rng = random.Random(seed)
+    for layer in model.layers:
+        for neuron in layer.neurons:
+            for w in neuron.w:
+                w.data = rng.gauss(0.0, math.sqrt(2 / neuron.nin))
+    return model
+
+
+def argmax_accuracy(model: MLP, X: Sequence[Sequence[float]], y: Sequence[int]) -> float:
+    with no_grad():
+        rows = [[v.data for v in model(x)] for x in X]  # type: ignore[union-attr]
+    return sum(row.index(max(row)) == k for row, k in zip(rows, y, strict=True)) / len(y)
+
+
+def test_ten_digit_classes_with_per_epoch_train_and_test_accuracy(
+    small_digits: tuple[Dataset, Dataset], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from microgrboard.training import EpochRecord, steps_per_epoch
+
+    train, test = small_digits
+    model = he_mlp(64, [12, 10], seed=0)
+    seen: list[EpochRecord] = []
+    per_epoch = steps_per_epoch(len(train.X), 25)
+    assert per_epoch == 6
+    history = train_classifier(
+        model, train.X, train.y, Adam(model.parameters(), lr=0.02), steps=3 * per_epoch + 2,
+        loss="cross_entropy", batch_size=25, seed=0, test=test, on_epoch=seen.append,
+    )
+    assert capsys.readouterr().err == ""  # quiet unless asked
+    assert [e.epoch for e in history.epochs] == [1, 2, 3]  # the 2 extra steps are no epoch
+    assert [e.step for e in history.epochs] == [5, 11, 17]
+    assert seen == history.epochs
+    assert history.test_accuracy == [e.test_accuracy for e in seen]
+    # Learned something: far above chance (10 %) on images it never trained on.
+    assert history.test_accuracy[-1] > 0.5
+    assert history.train_accuracy[-1] > 0.6
+    # The final scores, recomputed independently from the trained model's outputs.
+    assert history.final_accuracy == argmax_accuracy(model, train.X, train.y)
+
+
+def test_epoch_scores_are_the_models_scores_at_that_moment(
+    small_digits: tuple[Dataset, Dataset],
+) -> None:
+    train, test = small_digits
+    model = MLP(64, [8, 10], seed=1)
+    at_epoch_end: list[tuple[float, float]] = []
+
+    def score(record: object) -> None:
+        at_epoch_end.append((argmax_accuracy(model, train.X, train.y),
+                             argmax_accuracy(model, test.X, test.y)))
+
+    history = train_classifier(model, train.X, train.y, Adam(model.parameters(), lr=0.02),
+                               steps=2, loss="cross_entropy", batch_size=None, test=test,
+                               on_epoch=score)
+    assert [(e.train_accuracy, e.test_accuracy) for e in history.epochs] == at_epoch_end
+
+
+def test_progress_bar_when_asked(
+    small_digits: tuple[Dataset, Dataset], capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = small_digits
+    model = MLP(64, [4, 10], seed=0)
+    train_classifier(model, train.X[:20], train.y[:20], Adam(model.parameters(), lr=0.01),
+                     steps=2, loss="cross_entropy", test=(test.X[:5], test.y[:5]),
+                     progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "epoch 2: train accuracy" in err
+
+
+def test_progress_without_tqdm_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    model = MLP(2, [2, 3], seed=0)
+    with pytest.raises(ImportError, match=r"microgrboard\[demo\]"):
+        train_classifier(model, [(0.0, 1.0)], [2], SGD(model.parameters(), lr=0.1), 1,
+                         loss="cross_entropy", progress=True)
+
+
+def test_ten_class_bad_input_is_caught_before_training(
+    small_digits: tuple[Dataset, Dataset],
+) -> None:
+    train, test = small_digits
+    model = MLP(64, [4, 10], seed=0)
+    before = [p.data for p in model.parameters()]
+    opt = Adam(model.parameters(), lr=0.1)
+
+    def fit(X: list[tuple[float, ...]], y: list[int], **kw: object) -> None:
+        train_classifier(model, X, y, opt, 5, loss="cross_entropy", batch_size=4, **kw)  # type: ignore[arg-type]
+
+    labels = list(train.y[:20])
+    labels[13] = 10  # a label outside 0-9, deep in a later batch
+    with pytest.raises(ValueError, match=r"y\[13\] = 10 is not a class .* 10 outputs.*0\.\.9"):
+        fit(train.X[:20], labels)
+    points = list(train.X[:20])
+    points[7] = points[7][:63]  # one image a pixel short
+    with pytest.raises(ValueError, match=r"X\[7\] has 63 numbers but X\[0\] has 64"):
+        fit(points, train.y[:20])
+    with pytest.raises(ValueError, match="expected 64 inputs, got 63"):
+        fit([x[:63] for x in train.X[:20]], train.y[:20])  # all short: the model says so
+    with pytest.raises(ValueError, match=r"y_test\[2\] = -1|class indices"):
+        fit(train.X[:20], train.y[:20], test=(test.X[:3], [0, 1, -1]))
+    with pytest.raises(ValueError, match=r"y_test\[1\] = 12 is not a class"):
+        fit(train.X[:20], train.y[:20], test=(test.X[:3], [0, 12, 1]))
+    with pytest.raises(ValueError, match=r"X_test\[0\] has 2 numbers"):
+        fit(train.X[:20], train.y[:20], test=([(0.0, 1.0)], [1]))
+    with pytest.raises(ValueError, match="test must be a pair"):
+        fit(train.X[:20], train.y[:20], test=test.X)
+    assert [p.data for p in model.parameters()] == before  # nothing trained

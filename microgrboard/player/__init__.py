@@ -73,23 +73,27 @@ one per node in the order of ``backward_steps`` (``step`` is its index there).
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape
 from importlib import resources
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
-from microgrboard.core import Value
+from microgrboard.core import Value, topological_order
 from microgrboard.drawing import format_number
 from microgrboard.snapshot import EdgeRecord, Snapshot, check_snapshot, snapshot
 
 Style = Literal["record", "book"]
 
 SCHEMA = 1
-MAX_PLAY_NODES = 2000  # values; past that, step-through is unreadable and layout is slow
+MAX_PLAY_NODES = 1000  # values: 2000 steps are more than anyone follows, and the layout
+# of a dense graph that size takes seconds (DeZero's 7th derivative of tanh, 935 values: 3-4 s)
+_LAYOUT_SECONDS = 15.0  # past this the player gives up (the drawing would be folded)
 _ASSETS = ("player.js", "player.css")
 _MAX_LISTED = 12  # input lines listed on the first frame; the rest are summarised
 _MAX_TERMS = 6  # terms of a running sum written out; the rest are elided
@@ -109,12 +113,17 @@ def display_names(snap: Snapshot) -> list[str]:
     return [n["label"] or f"v{n['id']}" for n in snap["nodes"]]
 
 
-def _as_played(graph: object, what: str) -> Snapshot:
+def _as_played(graph: object, what: str, max_nodes: int | None) -> Snapshot:
     """The snapshot a player shows: for a live Value, one clean backward pass from 1."""
     if isinstance(graph, Value):
+        if max_nodes is not None:
+            _check_size(len(topological_order(graph)), max_nodes, what)
         return snapshot(graph, seed=1.0)
     if isinstance(graph, Mapping):
-        return check_snapshot(graph)
+        snap = check_snapshot(graph)
+        if max_nodes is not None:
+            _check_size(len(snap["nodes"]), max_nodes, what)
+        return snap
     kind = type(graph).__name__
     if callable(getattr(graph, "parameters", None)):  # an nn Module
         raise TypeError(f"{what} takes a Value or a snapshot dict, got {kind}, a model: "
@@ -123,6 +132,17 @@ def _as_played(graph: object, what: str) -> Snapshot:
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     raise TypeError(f"{what} takes a Value (the output of a computation) or a snapshot "
                     f"dict, got {kind}: {shown}")
+
+
+def _check_size(count: int, max_nodes: int, what: str) -> None:
+    if count > max_nodes:
+        raise PlayerTooLargeError(
+            f"this graph has {count} values, more than {what} steps through "
+            f"(max_nodes={max_nodes}): {2 * count} steps, one value at a time, are more "
+            f"than anyone can follow, and laying them out takes long. Draw it instead with "
+            f"microgrboard.draw(...) (it folds big graphs into a summary), play a smaller "
+            f"part of it, or pass max_nodes=None to wait."
+        )
 
 
 @dataclass
@@ -187,9 +207,7 @@ class _Graph:
 
     def elements(self, i: int) -> list[str]:
         """The SVG groups that draw value ``i`` (see drawing.py's id scheme)."""
-        found = [f"n{i}"]
-        if self.nodes[i]["op"] and self.style == "record":
-            found += [f"n{i}_op", f"n{i}_op-n{i}"]
+        found = [f"n{i}"]  # the record style draws the op inside the value's box
         if i == self.root and self.style == "book":
             found += [f"n{i}_out", f"n{i}-seed"]
         return found
@@ -245,13 +263,15 @@ class _Graph:
 
 
 def player_payload(graph: Snapshot | Mapping[str, Any] | Value, style: Style = "record",
-                   precision: int = 4) -> dict[str, Any]:
+                   precision: int = 4, *,
+                   max_nodes: int | None = MAX_PLAY_NODES) -> dict[str, Any]:
     """The JSON ``player.js`` plays (schema above): every number and line formatted here.
 
     ``graph`` is a snapshot dict (as logged by the board, version 1 or 2) or a live
-    Value (then one clean backward pass from 1 is played, as :func:`play` does).
+    Value (then one clean backward pass from 1 is played, as :func:`play` does). A
+    graph of more than ``max_nodes`` values raises :class:`PlayerTooLargeError`.
     """
-    snap = _as_played(graph, "player_payload()")
+    snap = _as_played(graph, "player_payload()", max_nodes)
     _check_options(style, precision)
     g = _Graph(snap, style, precision)
     nodes, root, names = g.nodes, g.root, g.names
@@ -390,18 +410,21 @@ def _placeholder(precision: int) -> float:
 
 
 def player_svg(graph: Snapshot | Mapping[str, Any] | Value, style: Style = "record",
-               precision: int = 4, *, id_prefix: str = "") -> str:
+               precision: int = 4, *, id_prefix: str = "",
+               max_nodes: int | None = MAX_PLAY_NODES) -> str:
     """The SVG the payload's cell ids refer to, showing the final state of the pass.
 
     Laid out once, with every number as wide as any number can be, so the texts
     the player writes always fit their cells. Unlabelled values carry their
     player name (``v{id}``). ``id_prefix`` is put before every element id (the
-    notebook's players do, so that several on one page never share an id).
+    notebook's players do, so that several on one page never share an id). A graph
+    of more than ``max_nodes`` values, or whose layout takes more than 15 s, raises
+    :class:`PlayerTooLargeError`.
     """
-    snap = _as_played(graph, "player_svg()")
+    snap = _as_played(graph, "player_svg()", max_nodes)
     _check_options(style, precision)
-    return _svg(snap, style, precision, _final_texts(player_payload(snap, style, precision)),
-                id_prefix)
+    payload = player_payload(snap, style, precision, max_nodes=None)
+    return _svg(snap, style, precision, _final_texts(payload), id_prefix)
 
 
 def _final_texts(payload: Mapping[str, Any]) -> dict[str, str]:
@@ -427,8 +450,13 @@ def _svg(snap: Snapshot, style: Style, precision: int, texts: Mapping[str, str],
     # Graphviz writes table-cell ids into SVG only from 2.50 on; Debian 12's `dot` is
     # 2.43, so lay out with the Graphviz bundled in pygraphviz (as the board does).
     drawing = draw(layout, style=style, precision=precision, group=None, max_nodes=None,
-                   renderer="pygraphviz")
-    return _fill_svg(drawing.svg(), texts, id_prefix)
+                   renderer="pygraphviz", time_limit=_LAYOUT_SECONDS)
+    svg = drawing.svg()
+    if drawing.folded is not None:  # the layout ran out of time: a summary came back
+        raise PlayerTooLargeError(
+            f"this graph of {len(snap['nodes'])} values could not be laid out in time for "
+            f"the player ({drawing.folded}); draw it with microgrboard.draw(...) instead")
+    return _fill_svg(svg, texts, id_prefix)
 
 
 def _fill_svg(svg: str, texts: Mapping[str, str], id_prefix: str) -> str:
@@ -490,7 +518,7 @@ class Player:
         self.snapshot = snap
         self.style: Style = style
         self.precision = precision
-        self.payload = player_payload(snap, style, precision)
+        self.payload = player_payload(snap, style, precision, max_nodes=None)
         self._layout: str | None = None  # the SVG with ids unprefixed, made once
 
     @property
@@ -506,6 +534,18 @@ class Player:
             return self._layout
         return _fill_svg(self._layout, {}, id_prefix)
 
+    def transcript(self, phase: str | None = None) -> str:
+        """Every step's title and arithmetic as plain text (``phase``: ``"forward"`` or
+        ``"backward"`` for one pass only): the player, readable without a browser."""
+        if phase not in (None, "forward", "backward"):
+            raise ValueError(f"phase must be 'forward', 'backward' or None, got {phase!r}")
+        out = []
+        for frame in self.payload["frames"]:
+            if phase is None or frame["phase"] == phase:
+                out.append(frame["title"])
+                out += [f"    {line['text']}" for line in frame["lines"]]
+        return "\n".join(out)
+
     def svg(self) -> str:
         """The final state of the backward pass as SVG (what shows where scripts cannot run)."""
         return self._svg_with_prefix("")
@@ -516,6 +556,10 @@ class Player:
         uid = element_id or f"mgb{secrets.token_hex(6)}"
         if not all(c.isascii() and (c.isalnum() or c in "-_") for c in uid):
             raise ValueError(f"element_id must be letters, digits, '-' and '_', got {uid!r}")
+        svg = self._svg_with_prefix(uid + "-")
+        picture = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        alt = (f"The computational graph of {self.payload['output']} after its backward "
+               f"pass, with every value and gradient")
         script = _asset_text("player.js")
         if "</script" in script.lower():
             raise RuntimeError("player.js must not contain '</script' (it is inlined)")
@@ -525,7 +569,11 @@ class Player:
             f"<style>{_asset_text('player.css')}</style>\n"
             f'<p class="mgb-static-note">The final state of the backward pass. In a trusted '
             f"notebook (or the saved page) this picture plays step by step.</p>\n"
-            f'<div class="mgb-graph">{self._svg_with_prefix(uid + "-")}</div>\n'
+            # An <img>, not inline SVG: notebook front ends that sanitize untrusted
+            # output drop <svg> elements but keep data-URI images. The script turns it
+            # back into inline SVG, whose cells it can rewrite.
+            f'<div class="mgb-graph"><img class="mgb-static" alt="{escape(alt)}" '
+            f'src="data:image/svg+xml;base64,{picture}"></div>\n'
             f'<script type="application/json" class="mgb-payload">'
             f"{_script_json(self.payload)}</script>\n"
             f'<script type="module">\n{script}\n'
@@ -538,8 +586,6 @@ class Player:
     def page(self) -> str:
         """A whole HTML document holding the player; nothing in it makes a request."""
         title = f"microgrboard player: {self.payload['output']}"
-        from html import escape
-
         return (
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             # Nothing may leave the file: no fetch, image, font or stylesheet from anywhere.
@@ -585,17 +631,8 @@ def play(graph: Value | Snapshot | Mapping[str, Any], *, style: Style = "record"
     >>> player.frame_count  # the inputs, 2 operations, 5 backward steps
     8
     """
-    snap = _as_played(graph, "play()")
+    snap = _as_played(graph, "play()", max_nodes)
     _check_options(style, precision)
-    count = len(snap["nodes"])
-    if max_nodes is not None and count > max_nodes:
-        raise PlayerTooLargeError(
-            f"this graph has {count} values, more than play() steps through "
-            f"(max_nodes={max_nodes}): {2 * count} steps, one value at a time, are more "
-            f"than anyone can follow, and laying them out takes long. Draw it instead with "
-            f"microgrboard.draw(...) (it folds big graphs into a summary), play a smaller "
-            f"part of it, or pass max_nodes=None to wait."
-        )
     return Player(snap, style, precision)
 
 

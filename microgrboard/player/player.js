@@ -4,7 +4,8 @@
 //   const player = createPlayer(element, payload, { idPrefix: "" });
 //
 // `element` holds (anywhere inside it) the SVG drawn for the payload by Python's
-// microgrboard.player.player_svg(); createPlayer adds the buttons, the slider and the
+// microgrboard.player.player_svg(), inline or as <img class="mgb-static"> with a
+// base64 data URI (see pictureIn); createPlayer adds the buttons, the slider and the
 // arithmetic around it and returns { go(frame), frame, frameCount, destroy(), missing }.
 // Keys (when the player has the focus): → and ← step, Home and End jump, space plays.
 //
@@ -36,14 +37,32 @@ function make(tag, attributes = {}, text = "") {
   return node;
 }
 
+// The drawing: an inline <svg>, or (as Python's Player.html() writes it, to survive
+// notebook sanitizers) an <img class="mgb-static"> whose data URI holds the SVG, which
+// is put inline here so that its cells can be rewritten.
+function pictureIn(element) {
+  const inline = element.querySelector(".mgb-graph svg") || element.querySelector("svg");
+  if (inline) return inline;
+  const img = element.querySelector("img.mgb-static");
+  const match = img && /^data:image\/svg\+xml;base64,(.+)$/.exec(img.getAttribute("src") || "");
+  if (!match) throw new Error("microgrboard player: no <svg> inside the player's element");
+  const bytes = Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0));
+  const parsed = new DOMParser().parseFromString(new TextDecoder().decode(bytes), "image/svg+xml");
+  if (parsed.documentElement.localName !== "svg") {
+    throw new Error("microgrboard player: the picture is not valid SVG");
+  }
+  const svg = document.importNode(parsed.documentElement, true);
+  img.replaceWith(svg);
+  return svg;
+}
+
 export function createPlayer(element, payload, options = {}) {
   if (!payload || payload.schema !== SCHEMA) {
     throw new Error(`microgrboard player: payload schema ${payload && payload.schema} ` +
                     `is not ${SCHEMA}; rebuild it with this version's player_payload()`);
   }
   const prefix = options.idPrefix || "";
-  const svg = element.querySelector(".mgb-graph svg") || element.querySelector("svg");
-  if (!svg) throw new Error("microgrboard player: no <svg> inside the player's element");
+  const svg = pictureIn(element);
   const frames = payload.frames;
   const last = frames.length - 1;
 
@@ -103,6 +122,11 @@ export function createPlayer(element, payload, options = {}) {
   }
   const nodeElements = (id) => (payload.nodes[id] ? payload.nodes[id].elements : [])
     .map((e) => byId.get(e)).filter(Boolean);
+  // Marks another player left on this same drawing (the board replays one layout).
+  const MARKS = ["mgb-current", "mgb-flow", "mgb-changed", "mgb-hover"];
+  for (const node of svg.querySelectorAll(MARKS.map((m) => `.${m}`).join(","))) {
+    node.classList.remove(...MARKS);
+  }
   let marked = [];  // elements carrying mgb-current / mgb-flow / mgb-changed
 
   // ---- showing a frame
@@ -219,6 +243,10 @@ export function createPlayer(element, payload, options = {}) {
       controls.remove();
       title.remove();
       lines.remove();
+      for (const node of svg.querySelectorAll("[class]")) {
+        node.classList.remove(...MARKS, "mgb-pending", "mgb-unknown");
+      }
+      element.classList.remove("mgb-phase-forward", "mgb-phase-backward");
     },
   };
 }
