@@ -17,6 +17,23 @@ const MANY_RUNS = 12;  // past this, hover names one run, not all of them
 const POINT_BUDGET = 200_000;
 const MAX_POINTS = 2000, MIN_POINTS = 100;
 
+const MAX_RUNS_PER_REQUEST = 400, MAX_NAME_CHARS = 6000;
+
+export function chunks(names) {
+  const groups = [[]];
+  let chars = 0;
+  for (const name of names) {
+    const size = encodeURIComponent(name).length + 5;  // "run=" and "&"
+    if (groups[groups.length - 1].length >= MAX_RUNS_PER_REQUEST || chars + size > MAX_NAME_CHARS) {
+      groups.push([]);
+      chars = 0;
+    }
+    groups[groups.length - 1].push(name);
+    chars += size;
+  }
+  return groups.filter((g) => g.length);
+}
+
 export function pointsPerCurve(curves) {
   return Math.max(MIN_POINTS, Math.min(MAX_POINTS, Math.floor(POINT_BUDGET / Math.max(1, curves))));
 }
@@ -46,9 +63,16 @@ export function createPanel(body, board) {
 
   let maxPoints = MAX_POINTS;
 
-  async function fetchCurves(names, since) {
+  // One request for every run, split only past what one request may carry (the server
+  // takes at most 500 runs, and a request line must stay well under 16 KB).
+  async function fetchCurves(names, since, extra = {}) {
     if (!names.length) return { runs: {}, cursor: null };
-    return board.api("/api/scalars", { run: names, since, max_points: since ? undefined : maxPoints });
+    const answers = await Promise.all(chunks(names).map((run) => board.api("/api/scalars",
+      { run, since, max_points: since ? undefined : maxPoints, ...extra })));
+    return {
+      runs: Object.assign({}, ...answers.map((a) => a.runs)),
+      cursor: Math.min(...answers.map((a) => a.cursor)),  // valid for every run asked
+    };
   }
 
   async function update({ runs, changed }) {
@@ -135,7 +159,8 @@ export function createPanel(body, board) {
     const stamp = board.tickets.take(`zoom-${tag}`);
     zoomFetches += 1;
     const names = selected.filter((name) => cache.get(name)?.series[tag]);
-    const answer = await stamp(board.api("/api/scalars", { run: names, tag, start, end }));
+    const answer = await stamp(fetchCurves(names, undefined,
+      { tag, start, end, max_points: pointsPerCurve(names.length) }));
     chart.zoomed = {};
     for (const [name, tags] of Object.entries(answer.runs)) {
       if (tags[tag]) chart.zoomed[name] = numbers(tags[tag]);
