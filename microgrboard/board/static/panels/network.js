@@ -193,7 +193,7 @@ export function createPanel(body, board) {
   body.append(tooltip);
   const panel = steppedPanel(body, board, {
     id: "network", countField: "network", stepsPath: "/api/network/steps", payloadPath: "/api/network",
-    emptyText: "No network logged by the selected runs (Run.log_network, or training_callback).",
+    emptyText: "No network logged by the selected runs (Run.log_network, or training.board_views).",
     show(view, net) {
       view.classList.add("network");
       draw(view, net, tooltip);
