@@ -73,13 +73,16 @@ function draw(view, net, tooltip) {
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
                             "aria-label": `network at step ${net.step}` });
   const place = columns.map((column, k) => column.map((_, i) => ({
-    x: 30 + k * columnGap,
+    x: 40 + k * columnGap,
     y: 20 + (height - 20 - column.length * (size + gap) + gap) / 2 + i * (size + gap),
   })));
   const edges = svg("g", { class: "edges" });
   const nodes = svg("g", { class: "neurons" });
   root.append(edges, nodes);
   const biggest = maxAbs(columns.slice(1).flat().flatMap((n) => n.weights));
+  // Many edges: thinner and fainter, so the biggest weights still stand out.
+  const edgeCount = columns.slice(1).flat().reduce((n, unit) => n + unit.weights.length, 0);
+  const widest = Math.max(1.5, Math.min(5, 6 * Math.sqrt(24 / Math.max(1, edgeCount))));
   const activations = maxAbs(columns.slice(1).flat().map((n) => n.activation));
   columns.forEach((column, k) => {
     column.forEach((unit, i) => {
@@ -90,8 +93,8 @@ function draw(view, net, tooltip) {
           if (!from) return;
           const line = svg("line", {
             x1: from.x + size, y1: from.y + size / 2, x2: at.x, y2: at.y + size / 2,
-            stroke: rgb(w >= 0 ? 0.9 : -0.9), "stroke-width": (0.4 + 5 * Math.abs(w) / biggest).toFixed(2),
-            "stroke-opacity": (0.25 + 0.7 * Math.abs(w) / biggest).toFixed(2),
+            stroke: rgb(w >= 0 ? 0.9 : -0.9), "stroke-width": (0.3 + widest * Math.abs(w) / biggest).toFixed(2),
+            "stroke-opacity": (0.15 + 0.75 * Math.abs(w) / biggest).toFixed(2),
           });
           line.dataset.tip = `${columns[k - 1][j].name} → ${unit.name}\nweight ${formatNumber(w)}`;
           line.classList.add("edge");
@@ -115,7 +118,10 @@ function draw(view, net, tooltip) {
       group.dataset.tip = tip.join("\n");
       nodes.append(group);
       if (k === 0 || column.length <= 12) {
-        const label = svg("text", { x: at.x + size / 2, y: at.y - 3, "text-anchor": "middle", class: "neuron-label" });
+        // Inputs are named on their left, neurons above (hover names them all).
+        const label = k === 0
+          ? svg("text", { x: at.x - 4, y: at.y + size / 2 + 4, "text-anchor": "end", class: "neuron-label" })
+          : svg("text", { x: at.x + size / 2, y: at.y - 3, "text-anchor": "middle", class: "neuron-label" });
         label.textContent = unit.name;
         nodes.append(label);
       }
