@@ -315,10 +315,17 @@ def test_curves_downsampled_spike_and_zoom_refetch(tab: Page) -> None:
     from playwright.sync_api import expect
 
     page = tab.open()
+    chart = page.locator('#scalars .chart[data-tag="loss"]')
+    page.locator("#smoothing").fill("0")
+    # Every run selected: each curve gets a small share of the page's points, and the
+    # one-step spike is still among them.
+    shared = chart.evaluate("""(d) => {
+      const i = window.microgrboard.scalars.charts.get("loss").runs.indexOf("long-spike");
+      return {points: d.data[i].x.length, top: Math.max(...d.data[i].y)};
+    }""")
+    assert shared["points"] < LONG_STEPS / 10 and shared["top"] == SPIKE, shared
     _select_only(page, "^long-spike$")
     tab.settle()
-    page.locator("#smoothing").fill("0")
-    chart = page.locator('#scalars .chart[data-tag="loss"]')
     expect(chart.locator(".scatterlayer .trace")).to_have_count(1)
     overview = chart.evaluate("(d) => ({x: d.data[0].x, y: d.data[0].y})")
     # Downsampled (fewer points than steps) but the one-step spike survives it.
@@ -361,6 +368,12 @@ def test_graph_panel_plays_and_zooms(tab: Page) -> None:
     # The player steps through the forward and the backward pass, and the viewport
     # keeps the node being computed in view.
     expect(player).to_have_attribute("data-frame", "0")
+    # However big the graph, it opens at a readable size (and pans), not shrunk to fit.
+    viewport = card.locator(".viewport")
+    assert float(viewport.get_attribute("data-scale") or 0) >= 0.8
+    text_height = player.locator("svg g.node text").first.evaluate(
+        "(t) => t.getBoundingClientRect().height")
+    assert text_height >= 10, text_height
     player.focus()
     for _ in range(30):
         page.keyboard.press("ArrowRight")
@@ -385,7 +398,6 @@ def test_graph_panel_plays_and_zooms(tab: Page) -> None:
     expect(card.locator("#graph-step-value")).to_have_text("10")
     expect(player).to_have_attribute("data-step", "10")
     # Zoom and pan: buttons and the wheel change the scale; drag moves the drawing.
-    viewport = card.locator(".viewport")
     scale = float(viewport.get_attribute("data-scale") or 0)
     card.locator('button[data-zoom="in"]').click()
     assert float(viewport.get_attribute("data-scale") or 0) == pytest.approx(scale * 1.25, rel=1e-3)
