@@ -244,13 +244,16 @@ function selectionChanged() {
 
 // ---------------------------------------------------------------- polling
 
+// Take a new run list; returns whether a selected run went away (deleted, replaced).
 function takeRuns(runs) {
   board.runs = runs;
   board.byName = new Map(runs.map((r) => [r.name, r]));
   for (const run of runs) {
     if (!board.known.has(run.name)) { board.known.add(run.name); board.selected.add(run.name); }
   }
-  for (const name of [...board.selected]) if (!board.byName.has(name)) board.selected.delete(name);
+  const gone = [...board.selected].filter((name) => !board.byName.has(name));
+  for (const name of gone) board.selected.delete(name);
+  return gone.length > 0;
 }
 
 // Ask the cheap question ("anything new since token T?"); only when the answer is yes,
@@ -266,10 +269,11 @@ async function poll() {
         .filter(([name, token]) => board.runTokens[name] !== token).map(([name]) => name));
       board.token = news.token;
       board.runTokens = news.runs || {};
-      takeRuns(runs);
+      const lostSelected = takeRuns(runs);
       renderRuns();
       renderHparams();
-      if ([...changed].some((name) => board.selected.has(name))) updatePanels(changed);
+      if (lostSelected) updatePanels(null);
+      else if ([...changed].some((name) => board.selected.has(name))) updatePanels(changed);
     } else {
       renderRuns();  // the "updated … ago" times
     }
