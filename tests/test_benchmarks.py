@@ -80,8 +80,9 @@ def test_board_benchmark_quick_run_prints_every_figure():
     done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    for what in ("logging, one step of 4 scalars", "curves of a 5,000-step run: time",
-                 "curves of a 5,000-step run: size", "curves of a 20,000-step run: time",
-                 "run list, 20 runs x 50 steps", "idle server: server CPU"):
+    for what in ("logging, one step of 4 scalars", "curves of a 5,000-step run: first request",
+                 "curves of a 5,000-step run: repeated", "curves of a 5,000-step run: size",
+                 "curves of a 20,000-step run: first request", "run list, 20 runs x 50 steps",
+                 "idle server: server CPU"):
         figure = rf"^{re.escape(what)}.*?\s{NUMBER} ?(µs|ms|KB|%)"
         assert re.search(figure, done.stdout, re.MULTILINE), (what, done.stdout)
