@@ -15,6 +15,7 @@ python3 -m venv .venv
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 if [ -n "$missing" ]; then
     echo "installing Debian packages:$missing"
     sudo_=""

@@ -108,3 +108,17 @@ def test_drawing_quick_run_prints_layout_times_for_each_family():
     assert re.search(rf"^slowest picture of a graph up to 10,000 values: {NUMBER} s", out,
                      re.MULTILINE), out
     assert done.stderr == ""  # Graphviz's own warnings stay in the layout process
+
+
+@pytest.mark.slow
+def test_board_benchmark_quick_run_prints_every_figure():
+    script = SCRIPT.parent / "bench_board.py"
+    done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for what in ("logging, one step of 4 scalars", "curves of a 5,000-step run: first request",
+                 "curves of a 5,000-step run: repeated", "curves of a 5,000-step run: size",
+                 "curves of a 20,000-step run: first request", "run list, 20 runs x 50 steps",
+                 "idle server: server CPU"):
+        figure = rf"^{re.escape(what)}.*?\s{NUMBER} ?(µs|ms|KB|%)"
+        assert re.search(figure, done.stdout, re.MULTILINE), (what, done.stdout)

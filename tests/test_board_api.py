@@ -60,13 +60,13 @@ def client(logdir: Path) -> TestClient:
 def test_index_page_is_served_with_security_headers(client: TestClient) -> None:
     response = client.get("/")
     assert response.status_code == 200 and "text/html" in response.headers["content-type"]
-    assert '<div id="scalars"' in response.text and "/vendor/plotly.min.js" in response.text
+    assert 'id="panels"' in response.text and "/vendor/plotly.min.js" in response.text
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_static_files_and_plotly_from_the_plotly_package(client: TestClient) -> None:
-    assert "function formatNumber" in client.get("/static/board.js").text
+    assert "export function formatNumber" in client.get("/static/lib/format.js").text
     assert client.get("/static/board.css").status_code == 200
     plotly = client.get("/vendor/plotly.min.js")
     assert plotly.status_code == 200 and "javascript" in plotly.headers["content-type"]
