@@ -24,7 +24,7 @@ PAGES_WITH_EXAMPLES = ["getting-started.md", "concepts.md"]
 PUBLIC_MODULES = [
     "core", "nn", "losses", "optim", "datasets", "training", "examples", "snapshot",
     "drawing", "player", "testing", "board_writer", "board_store", "board_server", "demo",
-    "cli", "gradcheck",
+    "cli", "gradcheck", "board_panels",
 ]
 # What would make a page fetch from the network: a script, stylesheet, font or other
 # resource by absolute URL (links to other sites, <a href>, are fine).
