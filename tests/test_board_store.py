@@ -27,6 +27,7 @@ from microgrboard import Value
 from microgrboard.board.panels.scalars import read_curves
 from microgrboard.board.store import (
     BLOCK_SIZES,
+    NON_FINITE,
     SCHEMA_VERSION,
     EntryNotFound,
     InvalidName,
@@ -518,6 +519,10 @@ def test_polls_use_indexes_not_scans(tmp_path: Path) -> None:
     assert "INDEX" in plan(  # a curve, or a zoomed part of it
         "SELECT step, value FROM scalars WHERE run_id = ? AND tag = 'x' AND step >= ? "
         "ORDER BY step")
+    assert "INDEX scalars_gaps" in plan(  # its non-finite points alone
+        f"SELECT step FROM scalars WHERE run_id = ? AND tag = 'x' AND step >= ? AND {NON_FINITE}")
+    assert "PRIMARY KEY (run_id=? AND tag=? AND size=? AND block>?)" in plan(  # its summary
+        "SELECT * FROM scalar_blocks WHERE run_id = ? AND tag = 'x' AND size = 16 AND block > ?")
     db.close()
 
 
@@ -613,6 +618,8 @@ def test_a_read_only_log_directory_is_read(tmpfs: Path) -> None:
     with Run(tmpfs, name="finished", hparams={"lr": 0.5}) as run:
         for step in range(30):
             run.log(step, loss=1.0 / (step + 1))
+        for step in range(600):  # long enough to be read from the summary
+            run.log(step, lr=9.0 if step == 321 else 0.1)
         run.log_params([Value(1.0, "w")], 0)
     assert not Path(f"{store_path(tmpfs)}-shm").exists()  # closed cleanly: WAL checkpointed
     _read_only(tmpfs)
@@ -632,6 +639,9 @@ def test_a_read_only_log_directory_is_read(tmpfs: Path) -> None:
     assert [r["name"] for r in client.get("/api/runs").json()["runs"]] == ["finished"]
     body = client.get("/api/scalars", params={"run": "finished"}).json()
     assert body["runs"]["finished"]["loss"]["steps"] == list(range(30))
+    lr = client.get("/api/scalars", params={"run": "finished", "tag": "lr", "max_points": 20}
+                    ).json()["runs"]["finished"]["lr"]
+    assert lr["points"] == 600 and len(lr["steps"]) <= 20 and 321 in lr["steps"]
     assert client.get("/api/changes").status_code == 200
     assert sorted(p.name for p in tmpfs.iterdir()) == ["microgrboard.db", "microgrboard.locks"]
 
