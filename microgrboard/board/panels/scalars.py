@@ -5,6 +5,10 @@ minimum and maximum (tsdownsample's MinMax: a one-step spike is always kept), pl
 its first and last point and its non-finite points (gaps in the chart). A zoomed
 step range (``start``/``end``) holding at most ``max_points`` points comes back at
 full resolution; ``since`` returns only what was logged after a cursor.
+
+A long curve is downsampled from the store's min/max summary (``scalar_blocks``, see
+:mod:`microgrboard.board.store`) rather than from its points: the first request for a
+million-point run reads a few thousand summary rows, not a million rows.
 """
 
 from __future__ import annotations
@@ -137,16 +141,7 @@ def _summary_curve(view: StoreView, run: str, run_id: int, tag: str, low: int, h
     count = sum(summary[0] for summary in blocks.values())
     if count <= max_points:
         return None
-    gap_limit = max_points // 4
-    if sum(summary[5] for summary in blocks.values()) <= gap_limit:
-        gaps = [step for (step,) in db.execute(  # through the partial index scalars_gaps
-            f"SELECT step FROM scalars WHERE run_id = ? AND tag = ? AND step BETWEEN ? AND ? "
-            f"AND {NON_FINITE}", (*series, first, last))]
-    else:  # a mostly broken curve: some of its gaps (blocks' first ones) still show
-        firsts = sorted(summary[6] for summary in blocks.values() if summary[6] is not None)
-        shown_gaps = min(gap_limit, len(firsts))
-        gaps = [firsts[i * (len(firsts) - 1) // max(shown_gaps - 1, 1)]
-                for i in range(shown_gaps)]
+    gaps = _gap_steps(view, run_id, tag, first, last, blocks, max_points // 4)
     buckets = (max_points - 2 - len(gaps)) // 2
     span = last_block - first_block + 1
     lows: dict[int, tuple[float, int]] = {}
@@ -169,6 +164,20 @@ def _summary_curve(view: StoreView, run: str, run_id: int, tag: str, low: int, h
     steps = sorted(shown)
     return {"steps": steps, "values": [shown[step] for step in steps], "points": count,
             "downsampled": len(steps) < count}
+
+
+def _gap_steps(view: StoreView, run_id: int, tag: str, first: int, last: int,
+               blocks: dict[int, BlockSummary], limit: int) -> list[int]:
+    """The steps of the non-finite points from ``first`` to ``last`` (summarised in
+    ``blocks``), or, if they are more than ``limit``, ``limit`` blocks' first ones."""
+    if sum(summary[5] for summary in blocks.values()) <= limit:
+        return [step for (step,) in view.db.execute(  # through the partial index scalars_gaps
+            f"SELECT step FROM scalars WHERE run_id = ? AND tag = ? AND step BETWEEN ? AND ? "
+            f"AND {NON_FINITE}", (run_id, tag, first, last))]
+    # A mostly broken curve: some of its gaps still show, spread along it.
+    firsts = sorted(summary[6] for summary in blocks.values() if summary[6] is not None)
+    shown = min(limit, len(firsts))
+    return [firsts[i * (len(firsts) - 1) // max(shown - 1, 1)] for i in range(shown)]
 
 
 def _scanned_curve(view: StoreView, run: str, run_id: int, tag: str, low: int, high: int,
