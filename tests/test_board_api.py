@@ -6,11 +6,13 @@ import itertools
 import json
 import math
 import os
+import random
 import re
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import warnings
@@ -674,3 +676,124 @@ def test_downsampling_keeps_extremes_ends_and_order(values: list[float | None],
         assert min(finite) in kept and max(finite) in kept
     if len(steps) > max_points and values.count(None) <= max_points // 4:
         assert shown_values.count(None) == values.count(None)  # every gap shows
+
+
+_CURVE_VALUES = st.one_of(
+    st.floats(-10, 10), st.sampled_from([1e6, -1e6, math.nan, math.inf, -math.inf]))
+
+
+@given(points=st.dictionaries(st.integers(0, 6_000), _CURVE_VALUES, min_size=1, max_size=250),
+       again=st.dictionaries(st.integers(0, 6_000), _CURVE_VALUES, max_size=20),
+       max_points=st.integers(2, 60),
+       zoom=st.none() | st.tuples(st.integers(0, 6_000), st.integers(0, 6_000)),
+       order=st.randoms(use_true_random=False))
+def test_curves_from_the_summary_keep_what_a_full_scan_keeps(
+        points: dict[int, float], again: dict[int, float], max_points: int,
+        zoom: tuple[int, int] | None, order: random.Random) -> None:
+    from microgrboard.board.panels.scalars import _summary_curve, read_curves
+
+    with tempfile.TemporaryDirectory() as directory:
+        writer = StoreWriter(directory)
+        run_id, _ = writer.create_run("r")
+        steps = list(points)
+        order.shuffle(steps)  # logged in any order; some steps logged again
+        for step in steps:
+            writer.log_scalars(run_id, step, {"loss": points[step]})
+        for step, value in again.items():
+            writer.log_scalars(run_id, step, {"loss": value})
+        writer.close()
+        start, end = (None, None) if zoom is None else sorted(zoom)
+        with StoreReader(directory).read() as view:
+            assert view is not None
+            curve = read_curves(view, ["r"], start=start, end=end,
+                                max_points=max_points)["runs"]["r"].get("loss")
+            summary = _summary_curve(view, "r", run_id, "loss", start or 0,
+                                     2**63 - 1 if end is None else end, max_points)
+    final = {**points, **again}
+    in_range = {s: v for s, v in sorted(final.items())
+                if start is None or end is None or start <= s <= end}
+    if not in_range:
+        assert curve is None
+        return
+    assert curve is not None
+    steps = list(in_range)
+    if len(steps) > max_points and steps[-1] // 16 - steps[0] // 16 + 1 >= (max_points - 2) // 2:
+        assert summary == curve  # answered from the summary
+    shown = dict(zip(curve["steps"], curve["values"]))
+    assert curve["points"] == len(steps) and curve["steps"] == sorted(shown)
+    assert all(shown[s] == (in_range[s] if math.isfinite(in_range[s]) else None) for s in shown)
+    assert steps[0] in shown and steps[-1] in shown
+    if len(steps) <= max_points:  # a short range: every point
+        assert curve["steps"] == steps and curve["downsampled"] is False
+    else:
+        assert len(shown) <= max_points and curve["downsampled"] is True
+    finite = [v for v in in_range.values() if math.isfinite(v)]
+    if finite and max_points >= 8:  # room for the ends, some gaps and a min/max pair
+        assert min(finite) in shown.values() and max(finite) in shown.values()
+    gaps = [s for s in steps if not math.isfinite(in_range[s])]
+    if len(gaps) <= max_points // 4:
+        assert all(s in shown and shown[s] is None for s in gaps)  # every gap shows
+
+
+def test_long_curves_from_the_summary_keep_spikes_and_zoom_to_full_resolution(
+    tmp_path: Path,
+) -> None:
+    _spiky_run(tmp_path, "long", 5_000)
+    client = TestClient(create_app(tmp_path))
+
+    def loss(**params: object) -> dict[str, object]:
+        body = client.get("/api/scalars", params={"run": "long", "tag": "loss", "max_points": 100,
+                                                  **params}).json()  # type: ignore[dict-item]
+        return body["runs"]["long"]["loss"]  # type: ignore[no-any-return]
+
+    whole = loss()
+    shown = dict(zip(whole["steps"], whole["values"]))  # type: ignore[call-overload]
+    assert whole["points"] == 5_000 and len(shown) <= 100
+    assert (shown[0], shown[3_456], shown[777]) == (1.0, 50.0, None) and 4_999 in shown
+    part = loss(start=3_001, end=4_499)  # end blocks cut by the range: their rows
+    assert part["points"] == 1_499 and part["downsampled"] is True
+    assert min(part["steps"]) == 3_001 and max(part["steps"]) == 4_499  # type: ignore[type-var]
+    assert 3_456 in part["steps"]  # type: ignore[operator]
+    zoom = loss(start=3_420, end=3_519)
+    assert zoom["steps"] == list(range(3_420, 3_520)) and zoom["downsampled"] is False
+
+
+def test_a_long_run_reads_its_summary_not_its_rows(tmp_path: Path) -> None:
+    """A long run (written fast as a schema-2 store, then summarised by a writer's
+    migration): its curve costs a fraction of reading its rows, and keeps what it must."""
+    from microgrboard.board.panels.scalars import _scanned_curve, read_curves
+
+    steps = 200_000
+    writer = StoreWriter(tmp_path)
+    run_id, _ = writer.create_run("long")
+    writer.close()
+    db = sqlite3.connect(store_path(tmp_path))
+    db.executescript("DROP TABLE scalar_blocks; DROP INDEX scalars_gaps; PRAGMA user_version = 2")
+    db.executemany(
+        "INSERT INTO scalars (run_id, tag, step, value, wall_time) VALUES (?, 'loss', ?, ?, 0)",
+        ((run_id, s, 50.0 if s == 123_457 else math.nan if s == 99_999 else 1 / (1 + s))
+         for s in range(steps)))
+    db.execute("UPDATE runs SET last_step = ?", (steps - 1,))
+    db.execute("INSERT INTO run_series VALUES (?, 'scalar', 'loss', NULL)", (run_id,))
+    db.commit()
+    db.close()
+    StoreWriter(tmp_path).close()  # migrates to schema 3: summarises the million points
+
+    work = [0]
+    with StoreReader(tmp_path).read() as view:
+        assert view is not None and view.version == 3
+        view.db.set_progress_handler(lambda: work.__setitem__(0, work[0] + 1) or 0, 1_000)
+        curve = read_curves(view, ["long"])["runs"]["long"]["loss"]
+        summary_work, work[0] = work[0], 0
+        zoom = read_curves(view, ["long"], start=100_000, end=101_999)["runs"]["long"]["loss"]
+        zoom_work, work[0] = work[0], 0
+        _scanned_curve(view, "long", run_id, "loss", 0, steps, 2_000)
+        scan_work = work[0]
+    shown = dict(zip(curve["steps"], curve["values"]))
+    assert curve["points"] == steps and len(shown) <= 2_000 and curve["downsampled"] is True
+    assert (shown[0], shown[123_457], shown[99_999], shown[steps - 1]) == (
+        1.0, 50.0, None, 1 / steps)
+    assert zoom["steps"] == list(range(100_000, 102_000)) and zoom["downsampled"] is False
+    # SQLite's work (virtual machine steps): a 200,000-point curve from 12,500 summary
+    # rows (of 16 steps) at most; a zoom from its 2,000 rows.
+    assert summary_work * 5 < scan_work and zoom_work * 50 < scan_work

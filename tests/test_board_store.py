@@ -10,18 +10,24 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
-from typing import IO
+from typing import IO, Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from microgrboard import Value
+from microgrboard.board.panels.scalars import read_curves
 from microgrboard.board.store import (
+    BLOCK_SIZES,
+    NON_FINITE,
     SCHEMA_VERSION,
     EntryNotFound,
     InvalidName,
@@ -513,6 +519,10 @@ def test_polls_use_indexes_not_scans(tmp_path: Path) -> None:
     assert "INDEX" in plan(  # a curve, or a zoomed part of it
         "SELECT step, value FROM scalars WHERE run_id = ? AND tag = 'x' AND step >= ? "
         "ORDER BY step")
+    assert "INDEX scalars_gaps" in plan(  # its non-finite points alone
+        f"SELECT step FROM scalars WHERE run_id = ? AND tag = 'x' AND step >= ? AND {NON_FINITE}")
+    assert "PRIMARY KEY (run_id=? AND tag=? AND size=? AND block>?)" in plan(  # its summary
+        "SELECT * FROM scalar_blocks WHERE run_id = ? AND tag = 'x' AND size = 16 AND block > ?")
     db.close()
 
 
@@ -608,6 +618,8 @@ def test_a_read_only_log_directory_is_read(tmpfs: Path) -> None:
     with Run(tmpfs, name="finished", hparams={"lr": 0.5}) as run:
         for step in range(30):
             run.log(step, loss=1.0 / (step + 1))
+        for step in range(600):  # long enough to be read from the summary
+            run.log(step, lr=9.0 if step == 321 else 0.1)
         run.log_params([Value(1.0, "w")], 0)
     assert not Path(f"{store_path(tmpfs)}-shm").exists()  # closed cleanly: WAL checkpointed
     _read_only(tmpfs)
@@ -627,6 +639,9 @@ def test_a_read_only_log_directory_is_read(tmpfs: Path) -> None:
     assert [r["name"] for r in client.get("/api/runs").json()["runs"]] == ["finished"]
     body = client.get("/api/scalars", params={"run": "finished"}).json()
     assert body["runs"]["finished"]["loss"]["steps"] == list(range(30))
+    lr = client.get("/api/scalars", params={"run": "finished", "tag": "lr", "max_points": 20}
+                    ).json()["runs"]["finished"]["lr"]
+    assert lr["points"] == 600 and len(lr["steps"]) <= 20 and 321 in lr["steps"]
     assert client.get("/api/changes").status_code == 200
     assert sorted(p.name for p in tmpfs.iterdir()) == ["microgrboard.db", "microgrboard.locks"]
 
@@ -929,3 +944,128 @@ def test_loss_graph_is_the_loss_on_a_copy_with_numerical_gradients() -> None:
     down = batch_loss(model, X[:2], y[:2], "bce", l2=0.0)[0].data
     weight.data = original
     assert leaves["L0.N1.w0"] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
+
+
+# --- the scalar summary (schema 3) ------------------------------------------------------
+
+def _blocks_from_a_full_scan(db: sqlite3.Connection) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """What ``scalar_blocks`` must hold, computed from every row: per (run, tag, size,
+    block) of the points before the run's last block of 16 steps, their count, smallest
+    and largest finite value, number of non-finite values and first non-finite step."""
+    points: dict[tuple[Any, ...], list[tuple[int, float | None]]] = {}
+    for run_id, tag, step, value in db.execute(
+            "SELECT scalars.run_id, tag, step, value FROM scalars JOIN runs ON runs.id = run_id "
+            "WHERE step < last_step - last_step % 16"):
+        for size in BLOCK_SIZES:
+            points.setdefault((run_id, tag, size, step // size), []).append((step, value))
+    expected = {}
+    for key, block in points.items():
+        finite = [v for _, v in block if v is not None and math.isfinite(v)]
+        gaps = [s for s, v in block if v is None or not math.isfinite(v)]
+        expected[key] = (len(block), min(finite, default=None), max(finite, default=None),
+                         len(gaps), min(gaps, default=None))
+    return expected
+
+
+def _check_blocks(directory: Path) -> None:
+    db = sqlite3.connect(store_path(directory))
+    try:
+        stored = {}
+        for run_id, tag, size, block, count, low_step, low, high_step, high, gaps, gap_step \
+                in db.execute("SELECT * FROM scalar_blocks"):
+            stored[run_id, tag, size, block] = (count, low, high, gaps, gap_step)
+            for step, value in ((low_step, low), (high_step, high)):  # steps of those values
+                row = db.execute("SELECT value FROM scalars WHERE run_id = ? AND tag = ? AND "
+                                 "step = ?", (run_id, tag, step)).fetchone()
+                assert (row is None and value is None) or row[0] == value, (tag, size, block)
+        assert stored == _blocks_from_a_full_scan(db)
+    finally:
+        db.close()
+
+
+_SUMMARY_VALUES = st.one_of(
+    st.floats(-10, 10), st.sampled_from([1e6, -1e6, math.nan, math.inf, -math.inf]))
+
+
+@given(calls=st.lists(st.tuples(
+    st.one_of(st.integers(0, 40), st.integers(0, 3_000), st.integers(0, 40_000)),
+    st.dictionaries(st.sampled_from(["loss", "acc"]), _SUMMARY_VALUES, min_size=1)),
+    min_size=1, max_size=150))
+def test_the_scalar_summary_matches_a_full_scan(
+        calls: list[tuple[int, dict[str, float]]]) -> None:
+    # Steps in any order, sparse or dense, spikes, NaN and infinities, steps logged again
+    # (a re-logged step must not leave its old extreme in its blocks).
+    with tempfile.TemporaryDirectory() as directory:
+        writer = StoreWriter(directory)
+        run_id, _ = writer.create_run("r")
+        other, _ = writer.create_run("other")
+        for step, values in calls:
+            writer.log_scalars(run_id, step, values)
+            writer.log_scalars(other, step // 3, {"loss": 1.0})
+        writer.close()
+        _check_blocks(Path(directory))
+
+
+def test_a_step_logged_again_takes_its_old_extreme_out_of_the_summary(tmp_path: Path) -> None:
+    with Run(tmp_path, name="a") as run:
+        for step in range(10_000):
+            run.log(step, loss=1.0 + step % 7 / 10)
+        run.log(5_000, loss=1e6)   # a spike ...
+        run.log(5_000, loss=0.5)   # ... logged again: the curve's maximum is 1.6 again
+        run.log(6_000, loss=math.nan)
+        run.log(6_000, loss=1.3)   # a gap filled in
+    _check_blocks(tmp_path)
+    db = sqlite3.connect(store_path(tmp_path))
+    assert db.execute("SELECT MAX(max_value), MIN(min_value), SUM(gaps) FROM scalar_blocks "
+                      "WHERE size = 4096").fetchone() == (1.6, 0.5, 0)
+    db.close()
+
+
+def _as_schema_2(directory: Path) -> None:
+    """Turn a store into what a schema-2 writer left: the same tables, no summary."""
+    db = sqlite3.connect(store_path(directory))
+    db.executescript("DROP TABLE scalar_blocks; DROP INDEX scalars_gaps; "
+                     "PRAGMA user_version = 2;")
+    db.close()
+
+
+def test_a_schema_2_store_is_read_by_scanning_and_summarised_by_a_writer(tmpfs: Path) -> None:
+    with Run(tmpfs, name="old") as run:
+        for step in range(3_000):
+            run.log(step, loss=50.0 if step == 1_234 else math.nan if step == 77 else 1.0,
+                    acc=step / 3_000)
+    _as_schema_2(tmpfs)
+    reader = StoreReader(tmpfs)
+    before = reader.scalars("old")
+    with reader.read() as view:
+        assert view is not None and view.version == 2
+        curve = read_curves(view, ["old"], max_points=50)["runs"]["old"]["loss"]
+    assert curve["points"] == 3_000 and 1_234 in curve["steps"] and 77 in curve["steps"]
+    writer = StoreWriter(tmpfs)  # migrates: the summary of what was logged
+    writer.log_scalars(1, 3_000, {"loss": 2.0})
+    writer.close()
+    db = sqlite3.connect(store_path(tmpfs))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    db.close()
+    _check_blocks(tmpfs)
+    after = reader.scalars("old")
+    assert after["acc"] == before["acc"] and after["loss"]["steps"] == [*range(3_001)]
+    with reader.read() as view:
+        assert view is not None and view.version == 3
+        summarised = read_curves(view, ["old"], max_points=50)["runs"]["old"]["loss"]
+    assert summarised["points"] == 3_001 and summarised["downsampled"] is True
+    shown = dict(zip(summarised["steps"], summarised["values"]))
+    assert (shown[1_234], shown[77], shown[3_000]) == (50.0, None, 2.0)
+
+
+def test_a_read_only_schema_2_store_is_read(tmpfs: Path) -> None:
+    with Run(tmpfs, name="old") as run:
+        for step in range(500):
+            run.log(step, loss=9.0 if step == 321 else 1.0)
+    _as_schema_2(tmpfs)
+    _read_only(tmpfs)
+    with StoreReader(tmpfs).read() as view:
+        assert view is not None and view.version == 2
+        curve = read_curves(view, ["old"], max_points=20)["runs"]["old"]["loss"]
+    assert curve["points"] == 500 and len(curve["steps"]) <= 20 and 321 in curve["steps"]

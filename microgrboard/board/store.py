@@ -7,7 +7,7 @@ it at once while the writer keeps going. The board only ever reads
 (:class:`StoreReader`, ``file:...?mode=ro``, or ``immutable=1`` on a read-only
 disk where SQLite cannot create the WAL's ``-shm`` file).
 
-Schema 2 (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``application_id`` =
+Schema 3 (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``application_id`` =
 :data:`APPLICATION_ID`)::
 
     runs(id AUTOINCREMENT, name UNIQUE, hparams JSON, started, updated, status,
@@ -16,15 +16,31 @@ Schema 2 (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``application_id`` =
     graphs(id, run_id, tag, step, structure_key, node_count, snapshot JSON, wall_time)
     payloads(run_id, panel, step, payload JSON, wall_time)  -- a stepped panel's data
     run_series(run_id, kind, tag, count)             -- what a run logged, kept by the writer
+    scalar_blocks(run_id, tag, size, block, count, min_step, min_value, max_step, max_value,
+                  gaps, gap_step)                    -- a summary of the scalars, kept by the writer
 
 ``run_series`` and ``runs.last_step`` are kept by the writer as it logs, so listing
 the runs costs the same however many rows they logged. ``kind`` is ``"scalar"``
 (``count`` unused), ``"graph"`` (steps logged per graph tag) or a stepped panel's
 name (``params``, ``boundary``, ``network``; tag ``""``).
 
-Schema 1 (before) had no ``run_series``/``last_step``/``lock``, reused run ids, and
-kept ``params`` and ``boundaries`` in tables of their own. A writer migrates a
-schema-1 store in place; a reader reads it as it is.
+``scalar_blocks`` summarises each (run, tag) series at :data:`BLOCK_SIZES` steps per
+block: block ``b`` of size ``s`` holds steps ``b*s`` to ``b*s + s - 1``, with how many
+points were logged there (``count``), the smallest and largest finite value and their
+steps (NULL if none is finite), how many values are not finite (``gaps``) and the first
+such step. It holds exactly the points at steps before the run's last finest block
+(``last_step // 16 * 16``); that block's few points are read as rows. The writer keeps
+it so in the transaction that logs: when a run moves past its last block it adds that
+block's points (once per 16 steps, not per step), a point logged late into a summarised
+block is merged in, and one logged again there rebuilds its blocks from the rows (its
+old value may have been an extreme). A downsampled curve reads a few thousand summary
+rows instead of every point. The partial index ``scalars_gaps`` finds a curve's
+non-finite points without reading the others.
+
+Schema 2 had no ``scalar_blocks``. Schema 1 had no ``run_series``/``last_step``/``lock``,
+reused run ids, and kept ``params`` and ``boundaries`` in tables of their own. A writer
+migrates an older store in place; a reader reads it as it is (scanning the rows where
+there is no summary).
 
 A scalar row's ``id`` only ever grows (AUTOINCREMENT, and a re-logged point gets a
 new row): it is the cursor a live page passes back to fetch only what is new.
@@ -59,9 +75,10 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from itertools import groupby
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -71,17 +88,25 @@ from microgrboard.snapshot import to_json
 
 STORE_FILENAME = "microgrboard.db"
 LOCKS_DIRNAME = "microgrboard.locks"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x6D677262  # "mgrb": marks the file as ours
 MAX_NAME_LENGTH = 200
 MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER is signed 64-bit: a bigger step cannot be stored
 MAX_HPARAMS_BYTES = 64_000  # shown in a table on the page: not a place for data sets
 MAX_HPARAMS_DEPTH = 20
+# Steps per block of the scalar summary, finest first, each 16 times the one before: a
+# downsampled curve reads at most ~16 summary rows per bucket (or, for a range shorter
+# than 16 steps per bucket, at most ~16 rows per bucket of the points themselves).
+BLOCK_SIZES = (16, 256, 4096)
 
 _TABLES = {
     1: ("runs", "scalars", "graphs", "params", "boundaries"),
     2: ("runs", "scalars", "graphs", "payloads", "run_series"),
+    3: ("runs", "scalars", "graphs", "payloads", "run_series", "scalar_blocks"),
 }
+# A stored value that is not a finite number (SQLite stores NaN as NULL; 9e999 is inf).
+# Queries that want the partial index scalars_gaps must spell it exactly so.
+NON_FINITE = "(value IS NULL OR value IN (9e999, -9e999))"
 # Where schema 1 kept the stepped panels' payloads.
 _V1_PAYLOAD_TABLES = {"params": "params", "boundary": "boundaries"}
 
@@ -116,6 +141,25 @@ CREATE TABLE run_series (
     PRIMARY KEY (run_id, kind, tag)
 ) WITHOUT ROWID"""
 
+# What schema 3 added: the scalars' multi-resolution summary (see the module's
+# docstring), and an index of the non-finite points alone.
+_SCHEMA_3_TABLES = """
+CREATE TABLE scalar_blocks (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    block INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    min_step INTEGER,
+    min_value REAL,
+    max_step INTEGER,
+    max_value REAL,
+    gaps INTEGER NOT NULL,
+    gap_step INTEGER,
+    PRIMARY KEY (run_id, tag, size, block)
+) WITHOUT ROWID;
+CREATE INDEX scalars_gaps ON scalars (run_id, tag, step) WHERE """ + NON_FINITE
+
 _SCHEMA = _RUNS_TABLE + """;
 CREATE TABLE scalars (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -139,7 +183,7 @@ CREATE TABLE graphs (
     snapshot TEXT NOT NULL,
     wall_time REAL NOT NULL,
     UNIQUE (run_id, tag, step)
-);""" + _SCHEMA_2_TABLES
+);""" + _SCHEMA_2_TABLES + ";" + _SCHEMA_3_TABLES
 
 # Schema 1 -> 2, in one transaction with foreign keys off (SQLite's recipe for
 # changing a table: make the new one, copy, drop the old, rename).
@@ -158,6 +202,73 @@ INSERT INTO run_series SELECT DISTINCT run_id, 'scalar', tag, NULL FROM scalars;
 INSERT INTO run_series SELECT run_id, 'graph', tag, COUNT(*) FROM graphs GROUP BY run_id, tag;
 INSERT INTO run_series SELECT run_id, panel, '', COUNT(*) FROM payloads GROUP BY run_id, panel
 """
+# Schema n -> n + 1 (2 -> 3 then fills scalar_blocks from the rows: _fill_blocks).
+_MIGRATIONS = {1: _MIGRATE_1_TO_2, 2: _SCHEMA_3_TABLES}
+
+_BLOCK_COLUMNS = "count, min_step, min_value, max_step, max_value, gaps, gap_step"
+_STORE_BLOCK = (f"INSERT OR REPLACE INTO scalar_blocks (run_id, tag, size, block, {_BLOCK_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# Merges a summary (of a point, or of a block's points) into the stored one. In SET, a
+# bare column is the stored row's value before this update.
+_MERGE_BLOCK = _STORE_BLOCK.replace("OR REPLACE ", "") + """
+ON CONFLICT DO UPDATE SET
+    count = count + excluded.count,
+    min_step = iif(excluded.min_value < coalesce(min_value, 9e999), excluded.min_step, min_step),
+    min_value = iif(excluded.min_value < coalesce(min_value, 9e999), excluded.min_value,
+                    min_value),
+    max_step = iif(excluded.max_value > coalesce(max_value, -9e999), excluded.max_step,
+                   max_step),
+    max_value = iif(excluded.max_value > coalesce(max_value, -9e999), excluded.max_value,
+                    max_value),
+    gaps = gaps + excluded.gaps,
+    gap_step = min(coalesce(gap_step, excluded.gap_step), coalesce(excluded.gap_step, gap_step))
+"""
+
+BlockSummary = tuple[int, int | None, float | None, int | None, float | None, int, int | None]
+"""A block's summary, as stored: ``(count, min_step, min_value, max_step, max_value, gaps,
+gap_step)``."""
+
+
+def point_summary(step: int, value: object) -> BlockSummary:
+    """The summary of one point (a value that is not a finite number is a gap)."""
+    if isinstance(value, (float, int)) and math.isfinite(value):
+        return (1, step, value, step, value, 0, None)
+    return (1, None, None, None, None, 1, step)
+
+
+def merge_summaries(parts: Iterable[BlockSummary]) -> BlockSummary:
+    """The summary of the points of ``parts`` together (ties: the first part's step)."""
+    count = gaps = 0
+    low_step = low = high_step = high = gap_step = None
+    for part_count, part_low_step, part_low, part_high_step, part_high, part_gaps, part_gap \
+            in parts:
+        count += part_count
+        gaps += part_gaps
+        if part_low is not None and (low is None or part_low < low):
+            low_step, low = part_low_step, part_low
+        if part_high is not None and (high is None or part_high > high):
+            high_step, high = part_high_step, part_high
+        if part_gap is not None and (gap_step is None or part_gap < gap_step):
+            gap_step = part_gap
+    return count, low_step, low, high_step, high, gaps, gap_step
+
+
+def _fill_blocks(db: sqlite3.Connection) -> None:
+    """Summarise the points already logged (migrating a store to schema 3): those before
+    each run's last block, as the writer leaves them."""
+    rows = db.execute(
+        "SELECT scalars.run_id, tag, step, value FROM scalars JOIN runs ON runs.id = run_id "
+        "WHERE step < last_step / ? * ? ORDER BY scalars.run_id, tag, step",
+        (BLOCK_SIZES[0], BLOCK_SIZES[0]))
+    for (run_id, tag), points in groupby(rows, key=lambda row: (row[0], row[1])):
+        # (first step, summary) per block, from the points, then from the finer blocks.
+        blocks = [(step, point_summary(step, value)) for _, _, step, value in points]
+        for size in BLOCK_SIZES:
+            blocks = [(group[0][0], merge_summaries(summary for _, summary in group))
+                      for group in (list(g) for _, g in groupby(
+                          blocks, key=lambda block: int(block[0]) // size))]
+            db.executemany(_STORE_BLOCK, [(run_id, tag, size, start // size, *summary)
+                                          for start, summary in blocks])
 
 RunStatus = Literal["running", "finished", "failed"]
 
@@ -502,10 +613,13 @@ class StoreWriter:
         try:
             version = _check_schema(db, self.path, writable=True)
             # One statement at a time: executescript() would commit and drop the lock.
-            script = {0: _SCHEMA, 1: _MIGRATE_1_TO_2}.get(version, "")
-            for statement in script.split(";"):
+            scripts = [_SCHEMA] if version == 0 else [
+                _MIGRATIONS[old] for old in range(version, SCHEMA_VERSION)]
+            for statement in ";".join(scripts).split(";"):
                 if statement.strip():
                     db.execute(statement)
+            if 0 < version < 3:
+                _fill_blocks(db)
             if version == 0:
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             if version != SCHEMA_VERSION:
@@ -612,17 +726,67 @@ class StoreWriter:
         now = time.time()
         new_tags = [(run_id, tag) for tag in scalars if (run_id, tag) not in self._tags]
         with self._transaction() as db:
-            self._touch(db, run_id, now, step)
+            row = db.execute("SELECT last_step FROM runs WHERE id = ?", (run_id,)).fetchone()
+            self._touch(db, run_id, now, step)  # RunGone if there is no row
+            last = row[0] if row[0] is None else int(row[0])
+            # Steps before the run's last block are summarised: a step logged there
+            # (late, or again) goes into the summary at once.
+            size = BLOCK_SIZES[0]
+            summarised = last is not None and step < last // size * size
+            logged_again = set() if not summarised else {tag for (tag,) in db.execute(
+                "SELECT tag FROM scalars INDEXED BY scalars_by_step WHERE run_id = ? AND step = ?",
+                (run_id, step)) if tag in scalars}
             # REPLACE deletes the old row: the new one gets a new id, so cursors see it.
             db.executemany(
                 "INSERT OR REPLACE INTO scalars (run_id, tag, step, value, wall_time) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(run_id, tag, step, value, now) for tag, value in scalars.items()],
             )
+            if summarised:
+                db.executemany(_MERGE_BLOCK, [
+                    (run_id, tag, block_size, step // block_size, *point_summary(step, value))
+                    for tag, value in scalars.items() if tag not in logged_again
+                    for block_size in BLOCK_SIZES])
+                for tag in logged_again:  # its old value may be a block's extreme
+                    self._rebuild_blocks(db, run_id, tag, step)
+            elif last is not None and step // size > last // size:
+                self._summarise_block(db, run_id, last // size * size)
             if new_tags:
                 db.executemany("INSERT OR IGNORE INTO run_series VALUES (?, 'scalar', ?, NULL)",
                                new_tags)
         self._tags.update(new_tags)  # only once committed
+
+    @staticmethod
+    def _summarise_block(db: sqlite3.Connection, run_id: int, start: int) -> None:
+        """Add the points of every tag of the run in the finest block from ``start``, the
+        run's last block until now, to the summary (once per block: cheap per step)."""
+        rows = db.execute(
+            "SELECT tag, step, value FROM scalars INDEXED BY scalars_by_step "
+            "WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY tag, step",
+            (run_id, start, start + BLOCK_SIZES[0] - 1))
+        for tag, points in groupby(rows, key=lambda row: str(row[0])):
+            summary = merge_summaries(point_summary(step, value) for _, step, value in points)
+            db.executemany(_MERGE_BLOCK, [(run_id, tag, size, start // size, *summary)
+                                          for size in BLOCK_SIZES])
+
+    @staticmethod
+    def _rebuild_blocks(db: sqlite3.Connection, run_id: int, tag: str, step: int) -> None:
+        """Summarise afresh the blocks holding ``step``: the finest from the rows, each
+        coarser one from the finer blocks (16 rows each)."""
+        finer = 1
+        for size in BLOCK_SIZES:
+            low = step // size * size
+            if finer == 1:
+                parts: list[BlockSummary] = [point_summary(*row) for row in db.execute(
+                    "SELECT step, value FROM scalars WHERE run_id = ? AND tag = ? "
+                    "AND step BETWEEN ? AND ? ORDER BY step", (run_id, tag, low, low + size - 1))]
+            else:
+                parts = db.execute(
+                    f"SELECT {_BLOCK_COLUMNS} FROM scalar_blocks WHERE run_id = ? AND tag = ? "
+                    "AND size = ? AND block BETWEEN ? AND ? ORDER BY block",
+                    (run_id, tag, finer, low // finer, (low + size - 1) // finer)).fetchall()
+            db.execute(_STORE_BLOCK, (run_id, tag, size, step // size, *merge_summaries(parts)))
+            finer = size
 
     def _count(self, db: sqlite3.Connection, run_id: int, kind: str, tag: str,
                exists: bool) -> None:

@@ -5,6 +5,10 @@ minimum and maximum (tsdownsample's MinMax: a one-step spike is always kept), pl
 its first and last point and its non-finite points (gaps in the chart). A zoomed
 step range (``start``/``end``) holding at most ``max_points`` points comes back at
 full resolution; ``since`` returns only what was logged after a cursor.
+
+A long curve is downsampled from the store's min/max summary (``scalar_blocks``, see
+:mod:`microgrboard.board.store`) rather than from its points: the first request for a
+million-point run reads a few thousand summary rows, not a million rows.
 """
 
 from __future__ import annotations
@@ -16,7 +20,18 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from microgrboard.board.panels.base import Panel
-from microgrboard.board.store import BadRow, InvalidParameter, RunNotFound, scalar_value
+from microgrboard.board.store import (
+    BLOCK_SIZES,
+    MAX_INTEGER,
+    NON_FINITE,
+    BadRow,
+    BlockSummary,
+    InvalidParameter,
+    RunNotFound,
+    merge_summaries,
+    point_summary,
+    scalar_value,
+)
 
 if TYPE_CHECKING:
     from microgrboard.board.api import Endpoint
@@ -76,6 +91,114 @@ def _curve(run: str, tag: str, steps: list[Any], values: list[Any], max_points: 
             "downsampled": len(shown_steps) < len(steps)}
 
 
+def _summary_curve(view: StoreView, run: str, run_id: int, tag: str, low: int, high: int,
+                   max_points: int) -> Curve | None:
+    """The curve of steps ``low..high`` downsampled from the store's summary (schema 3),
+    or None where the points themselves are to be read: an older store, a range of at
+    most ``max_points`` points, or one too short for the finest blocks to be finer than
+    the buckets (then there are at most about 16 points per bucket to read).
+
+    What :func:`downsample` keeps, with buckets made of whole blocks: each bucket's
+    minimum and maximum (from its blocks'), the first and last point, and the
+    non-finite points (some of them if they are more than a quarter of ``max_points``).
+    It reads O(``max_points``) summary rows, whatever the number of points.
+    """
+    if view.version < 3:
+        return None
+    db, series = view.db, (run_id, tag)
+    ends = [db.execute(f"SELECT step, value FROM scalars WHERE run_id = ? AND tag = ? AND step "
+                       f"BETWEEN ? AND ? ORDER BY step{order} LIMIT 1",
+                       (*series, low, high)).fetchone() for order in ("", " DESC")]
+    last_step = db.execute("SELECT last_step FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    if ends[0] is None or ends[1] is None or last_step is None:
+        return None
+    (first, _), (last, _) = ends
+    pairs = (max_points - 2) // 2  # buckets at most; each needs a block at least
+    size = next((s for s in reversed(BLOCK_SIZES) if last // s - first // s + 1 >= pairs), None)
+    if size is None:
+        return None
+    first_block, last_block = first // size, last // size
+    blocks: dict[int, BlockSummary] = {row[0]: row[1:] for row in db.execute(
+        "SELECT block, count, min_step, min_value, max_step, max_value, gaps, gap_step "
+        "FROM scalar_blocks WHERE run_id = ? AND tag = ? AND size = ? AND block BETWEEN ? AND ?",
+        (*series, size, first_block, last_block))}
+
+    def points(start: int, end: int) -> list[tuple[int, BlockSummary]]:
+        return [(step, point_summary(step, scalar_value(run, tag, step, value))) for step, value
+                in db.execute("SELECT step, value FROM scalars WHERE run_id = ? AND tag = ? AND "
+                              "step BETWEEN ? AND ? ORDER BY step", (*series, start, end))]
+
+    # The summary stops before the run's last finest block: add that block's points.
+    unsummarised = int(last_step) // BLOCK_SIZES[0] * BLOCK_SIZES[0]
+    for step, point in points(max(low, unsummarised), high):
+        block = step // size
+        blocks[block] = merge_summaries([blocks[block], point]) if block in blocks else point
+    for block in {first_block, last_block}:  # an end block reaching out of the range:
+        start, end = block * size, block * size + size - 1  # its points in the range alone
+        if start < low or end > high:
+            blocks[block] = merge_summaries(
+                point for _, point in points(max(low, start), min(high, end)))
+    count = sum(summary[0] for summary in blocks.values())
+    if count <= max_points:
+        return None
+    gaps = _gap_steps(view, run_id, tag, first, last, blocks, max_points // 4)
+    buckets = (max_points - 2 - len(gaps)) // 2
+    span = last_block - first_block + 1
+    lows: dict[int, tuple[float, int]] = {}
+    highs: dict[int, tuple[float, int]] = {}
+    for block, (_, low_step, low_value, high_step, high_value, _, _) in blocks.items():
+        if buckets < 1 or low_step is None or low_value is None or high_step is None \
+                or high_value is None:
+            continue  # nothing finite in this block
+        bucket = (block - first_block) * buckets // span
+        if bucket not in lows or low_value < lows[bucket][0]:
+            lows[bucket] = (low_value, low_step)
+        if bucket not in highs or high_value > highs[bucket][0]:
+            highs[bucket] = (high_value, high_step)
+    shown: dict[int, float | None] = {step: value for value, step in
+                                      [*lows.values(), *highs.values()]}
+    shown.update(dict.fromkeys(gaps))
+    for step, value in ends:
+        number = scalar_value(run, tag, step, value)
+        shown[step] = number if math.isfinite(number) else None
+    steps = sorted(shown)
+    return {"steps": steps, "values": [shown[step] for step in steps], "points": count,
+            "downsampled": len(steps) < count}
+
+
+def _gap_steps(view: StoreView, run_id: int, tag: str, first: int, last: int,
+               blocks: dict[int, BlockSummary], limit: int) -> list[int]:
+    """The steps of the non-finite points from ``first`` to ``last`` (summarised in
+    ``blocks``), or, if they are more than ``limit``, ``limit`` blocks' first ones."""
+    if sum(summary[5] for summary in blocks.values()) <= limit:
+        return [step for (step,) in view.db.execute(  # through the partial index scalars_gaps
+            f"SELECT step FROM scalars WHERE run_id = ? AND tag = ? AND step BETWEEN ? AND ? "
+            f"AND {NON_FINITE}", (run_id, tag, first, last))]
+    # A mostly broken curve: some of its gaps still show, spread along it.
+    firsts = sorted(summary[6] for summary in blocks.values() if summary[6] is not None)
+    shown = min(limit, len(firsts))
+    return [firsts[i * (len(firsts) - 1) // max(shown - 1, 1)] for i in range(shown)]
+
+
+def _scanned_curve(view: StoreView, run: str, run_id: int, tag: str, low: int, high: int,
+                   max_points: int) -> Curve | None:
+    """The curve of steps ``low..high`` from every point in it (None: no point)."""
+    # A million rows make a million tuples: the cyclic collector would rescan them
+    # again and again while they are made (none of them is a cycle).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        rows = view.db.execute("SELECT step, value FROM scalars WHERE run_id = ? AND tag = ? "
+                               "AND step BETWEEN ? AND ? ORDER BY step",
+                               (run_id, tag, low, high)).fetchall()
+        columns = [list(column) for column in zip(*rows)]
+        del rows
+    finally:
+        if collecting:
+            gc.enable()
+    return _curve(run, tag, columns[0], columns[1], max_points) if columns else None
+
+
 def _scalar_tags(view: StoreView, run_id: int) -> list[str]:
     if view.version >= 2:
         sql = "SELECT tag FROM run_series WHERE run_id = ? AND kind = 'scalar' ORDER BY tag"
@@ -132,28 +255,13 @@ def _run_curves(view: StoreView, run: str, run_id: int, *, tags: list[str] | Non
         return curves, max([since, *(row[0] for row in rows)])
     newest = int(db.execute("SELECT MAX(id) FROM scalars WHERE run_id = ?",
                             (run_id,)).fetchone()[0] or 0)
-    where, args = "", list[int]()
-    if start is not None:
-        where, args = where + " AND step >= ?", [*args, start]
-    if end is not None:
-        where, args = where + " AND step <= ?", [*args, end]
+    low, high = 0 if start is None else start, MAX_INTEGER if end is None else end
     for tag in _scalar_tags(view, run_id) if tags is None else tags:
         key = (run_id, tag, start, end, max_points)
         curve = None if cache is None else cache.get(key, newest)
         if curve is None:
-            # A million rows make a million tuples: the cyclic collector would rescan
-            # them again and again while they are made (none of them is a cycle).
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                rows = db.execute(f"SELECT step, value FROM scalars WHERE run_id = ? AND tag = ?"
-                                  f"{where} ORDER BY step", (run_id, tag, *args)).fetchall()
-                columns = [list(column) for column in zip(*rows)]
-                del rows
-            finally:
-                if collecting:
-                    gc.enable()
-            curve = _curve(run, tag, columns[0], columns[1], max_points) if columns else None
+            curve = (_summary_curve(view, run, run_id, tag, low, high, max_points)
+                     or _scanned_curve(view, run, run_id, tag, low, high, max_points))
             if cache is not None and curve is not None:
                 cache.put(key, newest, curve)
         if curve is not None:
