@@ -25,11 +25,19 @@ from hypothesis import strategies as st
 
 with warnings.catch_warnings():  # Starlette 1.x nags about httpx vs httpx2; httpx works
     warnings.simplefilter("ignore")
+    from starlette.requests import Request
     from starlette.testclient import TestClient
 
 from microgrboard import Value
+from microgrboard.board.api import run_param, run_params
 from microgrboard.board.server import bind_socket, create_app, loopback_hosts, serve
-from microgrboard.board.store import StoreError, StoreReader, StoreWriter, store_path
+from microgrboard.board.store import (
+    InvalidParameter,
+    StoreError,
+    StoreReader,
+    StoreWriter,
+    store_path,
+)
 from microgrboard.board.writer import Run
 from microgrboard.examples import apple_tax, neuron
 from microgrboard.nn import MLP
@@ -674,3 +682,13 @@ def test_downsampling_keeps_extremes_ends_and_order(values: list[float | None],
         assert min(finite) in kept and max(finite) in kept
     if len(steps) > max_points and values.count(None) <= max_points // 4:
         assert shown_values.count(None) == values.count(None)  # every gap shows
+
+
+@pytest.mark.parametrize("read_runs", [run_param, run_params])
+def test_a_missing_run_parameter_is_a_missing_parameter_not_a_bad_name(
+        read_runs: Callable[[Request], object]) -> None:
+    request = Request({"type": "http", "method": "GET", "path": "/api/scalars",
+                       "query_string": b"since=0", "headers": []})
+    with pytest.raises(InvalidParameter, match="missing query parameter 'run'") as raised:
+        read_runs(request)
+    assert type(raised.value) is InvalidParameter  # not InvalidName: no name was given
