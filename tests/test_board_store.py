@@ -720,10 +720,12 @@ def test_hparams_take_numpy_numbers_and_refuse_what_cannot_be_shown(tmp_path: Pa
     np = pytest.importorskip("numpy")  # numpy is in the dev extra: this runs in CI
     hparams = {"lr": np.float32(0.5), "steps": np.int64(100), "decay": np.bool_(True),
                "layers": [np.int32(16), 16], "nested": {"beta": np.float64(0.9)}}
+    hparams["big"] = int(1e308)  # an int a float holds: the page shows it
     with Run(tmp_path, name="np", hparams=hparams):
         pass
     assert StoreReader(tmp_path).runs()[0]["hparams"] == {
-        "lr": 0.5, "steps": 100, "decay": True, "layers": [16, 16], "nested": {"beta": 0.9}}
+        "lr": 0.5, "steps": 100, "decay": True, "layers": [16, 16], "nested": {"beta": 0.9},
+        "big": int(1e308)}
     looped: list[object] = [1]
     looped.append(looped)
     deep: list[object] = []
@@ -736,6 +738,8 @@ def test_hparams_take_numpy_numbers_and_refuse_what_cannot_be_shown(tmp_path: Pa
         ({"layers": looped}, r"hparams\['layers'\] contains itself"),
         ({"deep": deep}, r"hparams\['deep'\] is nested more than 20 levels"),
         ({"data": list(range(100_000))}, r"hparams\['data'\] is more than 64000 bytes"),
+        ({"n": 10**400}, r"hparams\['n'\] is an int of 1329 bits, outside a float's range"),
+        ({"n": [-(10**5000)]}, r"hparams\['n'\] is an int of \d+ bits, outside a float"),
     ]:
         with pytest.raises(ValueError, match=message):
             Run(tmp_path, name="bad", hparams=bad)

@@ -591,6 +591,17 @@ def test_a_label_must_be_a_string(label):
         Value(1.0, label)
 
 
+@pytest.mark.parametrize("label", [5, None, b"w"])
+def test_a_label_assigned_later_must_be_a_string_too(label):
+    leaf, result = Value(1.0, "x"), Value(2.0) * Value(3.0)
+    for value in (leaf, result):
+        with pytest.raises(TypeError, match=f"label must be a str, got {type(label).__name__}"):
+            value.label = label
+    assert (leaf.label, result.label) == ("x", "")
+    result.label = "product"
+    assert result.label == "product" and "label='product'" in repr(result)
+
+
 def test_numpy_bools_are_accepted_like_bools():
     np = pytest.importorskip("numpy")
     assert Value(np.bool_(True)).data == 1.0 and Value(np.bool_(False)).data == 0.0

@@ -58,6 +58,7 @@ import numbers
 import re
 import shutil
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -81,6 +82,7 @@ MAX_NAME_LENGTH = 200
 MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER is signed 64-bit: a bigger step cannot be stored
 MAX_HPARAMS_BYTES = 64_000  # shown in a table on the page: not a place for data sets
 MAX_HPARAMS_DEPTH = 20
+_MAX_FLOAT_INT = int(sys.float_info.max)  # JSON numbers are doubles in the browser
 
 _TABLES = {
     1: ("runs", "scalars", "graphs", "params", "boundaries"),
@@ -449,7 +451,11 @@ def _hparam_value(key: str, value: object, depth: int, seen: set[int]) -> Any:
     if getattr(getattr(value, "dtype", None), "kind", "") == "b":  # numpy's bool, like bool
         return bool(value)
     if isinstance(value, numbers.Integral):
-        return int(value)
+        integer = int(value)
+        if abs(integer) > _MAX_FLOAT_INT:  # the page reads it as Infinity
+            raise ValueError(f"hparams[{key!r}] is an int of {integer.bit_length()} bits, "
+                             "outside a float's range")
+        return integer
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):
