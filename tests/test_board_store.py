@@ -673,6 +673,21 @@ def test_a_read_only_wal_without_its_shm_loses_nothing(tmpfs: Path) -> None:
     assert {p.name: p.read_bytes() for p in tmpfs.iterdir() if p.is_file()} == files
 
 
+def test_a_live_store_still_in_its_wal_is_known_as_ours_without_a_copy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from microgrboard.board import store
+
+    with Run(tmp_path, name="live") as run:
+        run.log(0, loss=1.0)
+        header = store_path(tmp_path).read_bytes()[:100]
+        assert header[68:72] == b"\0\0\0\0"  # our id is still only in the WAL
+        # Every poll reads it: from the WAL's first frame, not from a copy of the store.
+        monkeypatch.setattr(store, "_copy_store", lambda *_: pytest.fail("copied"))
+        assert [r["name"] for r in StoreReader(tmp_path).runs()] == ["live"]
+        with Run(tmp_path, name="second"):  # nor does a second writer copy it
+            pass
+
+
 def test_a_foreign_or_newer_file_is_refused_without_writing_to_it(tmp_path: Path) -> None:
     cases = {}
     for journal in ("DELETE", "WAL"):

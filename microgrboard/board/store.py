@@ -284,6 +284,33 @@ def _wal_pending(path: Path) -> bool:
         return False
 
 
+def _wal_marks_ours(path: Path) -> bool:
+    """True if the ``-wal`` of ``path`` holds a page 1 carrying our application id.
+
+    The cheap answer for a store of ours whose first pages are still in its WAL (a live
+    run that logged little): its first frame is usually page 1. Reads the documented WAL
+    format (a 32-byte header, then frames of a 24-byte header and one page), at most
+    the first 16 frames, and only frames of the WAL's current generation (its salts).
+    """
+    try:
+        with open(f"{path}-wal", "rb") as wal:
+            header = wal.read(32)
+            if len(header) < 32 or header[:4] not in (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83"):
+                return False
+            page_size = int.from_bytes(header[8:12], "big")
+            for frame in range(16):
+                wal.seek(32 + frame * (24 + page_size))
+                frame_header = wal.read(24)
+                if len(frame_header) < 24 or frame_header[8:16] != header[16:24]:
+                    return False
+                if int.from_bytes(frame_header[:4], "big") == 1:
+                    page = wal.read(72)
+                    return len(page) == 72 and int.from_bytes(page[68:72], "big") == APPLICATION_ID
+    except OSError:
+        return False
+    return False
+
+
 def _copy_store(path: Path, directory: Path) -> Path:
     """Copy ``path`` and its ``-wal`` into ``directory``; the copy's path.
 
@@ -326,7 +353,7 @@ def _identify(path: Path, *, writable: bool) -> None:
     version = int.from_bytes(header[60:64], "big", signed=True) if header else 0
     application = int.from_bytes(header[68:72], "big", signed=True) if header else 0
     _refuse_foreign(path, application, version, writable=writable)
-    if application == APPLICATION_ID:
+    if application == APPLICATION_ID or _wal_marks_ours(path):
         return
     # No application id: an empty database (ours being created: its pages may still be
     # in the WAL), or another application's. Look at its tables without writing.
