@@ -845,8 +845,10 @@ class StoreReader:
 
         Removed when the next copy is made or the reader is collected.
         """
-        wal = Path(f"{self.path}-wal")
-        files = (self.path.stat(), wal.stat())
+        try:
+            files = (self.path.stat(), Path(f"{self.path}-wal").stat())
+        except OSError as error:
+            raise StoreError(f"{self.path} or its -wal cannot be read: {error}") from None
         signature = tuple(n for f in files for n in (f.st_ino, f.st_size, f.st_mtime_ns))
         with self._copy_lock:
             if self._copy is not None and self._copy[0] == signature:
