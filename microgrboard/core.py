@@ -161,7 +161,7 @@ class Value:
         self._a: Any = None  # a Value, or the tuple of an op's many inputs
         self._b: Value | None = None
         self._op = ""
-        self._label = _check_label(label)
+        self._label = label if type(label) is str else _check_label(label)  # call-free path
         self._seen: object = None
 
     @property
