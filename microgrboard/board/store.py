@@ -65,7 +65,7 @@ import time
 import unicodedata
 import weakref
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -335,10 +335,11 @@ def _identify(path: Path, *, writable: bool) -> None:
     and, for a file without our id, its table list through an ``immutable``
     connection, which creates no ``-wal``/``-shm`` file and changes no byte. A file
     without our id but with a non-empty ``-wal`` (ours being created, or another
-    application's whose writer was killed) is judged from a private copy of both:
-    ``immutable`` would ignore the WAL, and a normal open would checkpoint it into
-    the file. Only once a file is known to be ours (or empty) does anyone open it
-    normally (which, in WAL mode, creates those files).
+    application's whose writer was killed) is ours if the WAL's page 1 carries our
+    id, else judged from a private copy of both: ``immutable`` would ignore the WAL,
+    and a normal open would checkpoint it into the file. Only once a file is known to
+    be ours (or empty) does anyone open it normally (which, in WAL mode, creates those
+    files).
     """
     try:
         with open(path, "rb") as file:
@@ -357,11 +358,14 @@ def _identify(path: Path, *, writable: bool) -> None:
         return
     # No application id: an empty database (ours being created: its pages may still be
     # in the WAL), or another application's. Look at its tables without writing.
-    with tempfile.TemporaryDirectory(prefix="microgrboard-") as directory:
-        if _wal_pending(path):
-            uri = "file:" + quote(str(_copy_store(path, Path(directory)).resolve()))
-        elif not header:
-            return  # created a moment ago by another writer, or empty: nothing to refuse
+    wal_pending = _wal_pending(path)
+    if not header and not wal_pending:
+        return  # created a moment ago by another writer, or empty: nothing to refuse
+    with ExitStack() as stack:
+        if wal_pending:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="microgrboard-")))
+            uri = "file:" + quote(str(_copy_store(path, directory).resolve()))
         else:
             uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
         try:
