@@ -152,19 +152,26 @@ class Value:
     # them in `_a` and `_b`; an op with more (linear) keeps all of them, as one tuple,
     # in `_a`. No tuple for the common ops: every tuple is one more object per node for
     # the garbage collector to track (a million-node chain builds 1.5x faster for it).
-    __slots__ = ("data", "grad", "_a", "_b", "_op", "label", "_seen")
+    __slots__ = ("data", "grad", "_a", "_b", "_op", "_label", "_seen")
 
     def __init__(self, data: Number, label: str = "") -> None:
         """A leaf: a number the graph starts from. Ops make their nodes with :func:`_result`."""
-        if not isinstance(label, str):
-            raise TypeError(f"Value() label must be a str, got {type(label).__name__}: {label!r}")
         self.data: float = data if type(data) is float else _as_float(data)
         self.grad: float = 0.0
         self._a: Any = None  # a Value, or the tuple of an op's many inputs
         self._b: Value | None = None
         self._op = ""
-        self.label = label
+        self._label = label if type(label) is str else _check_label(label)  # call-free path
         self._seen: object = None
+
+    @property
+    def label(self) -> str:
+        """The name drawings and the board show (a ``str``; checked on every assignment)."""
+        return self._label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        self._label = _check_label(label)
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -482,13 +489,19 @@ def _result(data: float, op: str, a: Any, b: Value | None = None) -> Value:
     out = _new_node(Value)
     out.data = data
     out.grad = 0.0
-    out.label = ""
+    out._label = ""
     out._seen = None
     if _grad_mode.enabled:
         out._a, out._b, out._op = a, b, op
     else:  # inside no_grad(): results are leaves, with no edges
         out._a, out._b, out._op = None, None, ""
     return out
+
+
+def _check_label(label: object) -> str:
+    if not isinstance(label, str):
+        raise TypeError(f"Value label must be a str, got {type(label).__name__}: {label!r}")
+    return label
 
 
 def _finite(op: str, x: float) -> float:

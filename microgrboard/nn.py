@@ -33,6 +33,7 @@ import math
 import numbers
 import random
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -170,7 +171,7 @@ class Module:
         except FileNotFoundError:
             raise FileNotFoundError(f"no saved model at {str(path)!r}") from None
         try:
-            document = json.loads(text)
+            document = json.loads(text, parse_int=_parse_int)
         except json.JSONDecodeError as error:
             raise ValueError(f"{str(path)!r} is not a saved model (bad JSON: {error})") from None
         except RecursionError:  # json recurses once per level of nesting
@@ -184,6 +185,8 @@ class Module:
             or not isinstance(document.get("parameters"), dict)
         ):
             raise ValueError(f"{str(path)!r} is not a microgrboard saved model")
+        for name, value in document["parameters"].items():
+            _check_loaded_value(path, name, value)
         self.load_state_dict(document["parameters"])
 
 
@@ -199,6 +202,38 @@ def _finite_float(name: str, value: float) -> float:
     if not math.isfinite(number):
         raise ValueError(f"state value for {name!r} is not finite: {number!r}")
     return number
+
+
+@dataclass(frozen=True)
+class _LongInt:
+    """An int of a state file too long for a float: kept as its digit count, never parsed
+    (Python refuses to parse more than 4,300 digits, naming no key)."""
+
+    digits: int
+
+
+_FLOAT_DIGITS = 309  # the largest finite float, 1.8e308, has 309 digits
+
+
+def _parse_int(text: str) -> int | _LongInt:
+    digits = len(text.lstrip("-"))
+    return _LongInt(digits) if digits > _FLOAT_DIGITS else int(text)
+
+
+def _check_loaded_value(path: str | PathLike[str], name: object, value: object) -> None:
+    """ValueError naming the key of a state file's value that cannot be a parameter."""
+    where = f"{str(path)!r}: state value for {name!r}"
+    if isinstance(value, _LongInt):
+        raise ValueError(f"{where} is too large for a float (an int of {value.digits} digits)")
+    if isinstance(value, (list, dict)):
+        depth, level = 0, [value]
+        while level:  # breadth first: no recursion, however deep
+            depth += 1
+            level = [v for c in level for v in (c.values() if isinstance(c, dict) else c)
+                     if isinstance(v, (list, dict))]
+        kind = "a list" if isinstance(value, list) else "an object"
+        raise ValueError(f"{where} is {kind} ({depth} level{'s' * (depth > 1)} of nesting), "
+                         "not a number")
 
 
 def _deepest_key(text: str, limit: int = 100) -> str | None:
@@ -253,6 +288,8 @@ class Neuron(Module):
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         if not isinstance(expand, bool):
             raise TypeError(f"expand must be True or False, got {expand!r}")
+        if not isinstance(name, str):  # it labels every output (_forward writes it unchecked)
+            raise TypeError(f"name must be a str, got {type(name).__name__}: {name!r}")
         self.init = _check_init(init)
         rng = _rng(seed)
         self.nin, self.activation, self.name, self.expand = nin, activation, name, expand
@@ -270,7 +307,7 @@ class Neuron(Module):
         else:
             act = _linear(self.w, x, self.b)
         out = act if self.activation == "linear" else getattr(act, self.activation)()
-        out.label = self.name
+        out._label = self.name  # checked once, at construction: skip the setter (hot path)
         return out
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:

@@ -27,11 +27,19 @@ from hypothesis import strategies as st
 
 with warnings.catch_warnings():  # Starlette 1.x nags about httpx vs httpx2; httpx works
     warnings.simplefilter("ignore")
+    from starlette.requests import Request
     from starlette.testclient import TestClient
 
 from microgrboard import Value
+from microgrboard.board.api import run_param, run_params
 from microgrboard.board.server import bind_socket, create_app, loopback_hosts, serve
-from microgrboard.board.store import StoreError, StoreReader, StoreWriter, store_path
+from microgrboard.board.store import (
+    InvalidParameter,
+    StoreError,
+    StoreReader,
+    StoreWriter,
+    store_path,
+)
 from microgrboard.board.writer import Run
 from microgrboard.examples import apple_tax, neuron
 from microgrboard.nn import MLP
@@ -797,3 +805,13 @@ def test_a_long_run_reads_its_summary_not_its_rows(tmp_path: Path) -> None:
     # SQLite's work (virtual machine steps): a 200,000-point curve from 12,500 summary
     # rows (of 16 steps) at most; a zoom from its 2,000 rows.
     assert summary_work * 5 < scan_work and zoom_work * 50 < scan_work
+
+
+@pytest.mark.parametrize("read_runs", [run_param, run_params])
+def test_a_missing_run_parameter_is_a_missing_parameter_not_a_bad_name(
+        read_runs: Callable[[Request], object]) -> None:
+    request = Request({"type": "http", "method": "GET", "path": "/api/scalars",
+                       "query_string": b"since=0", "headers": []})
+    with pytest.raises(InvalidParameter, match="missing query parameter 'run'") as raised:
+        read_runs(request)
+    assert type(raised.value) is InvalidParameter  # not InvalidName: no name was given

@@ -574,3 +574,40 @@ def test_screenshot_live_runs_and_hostile_names(tab: Page, board: tuple[str, Pat
         assert bad not in cleaned, (bad, cleaned)
     assert 'xlink:href="#n1"' in cleaned and cleaned.count("<text>") == 3
     assert page.evaluate("window.__xss") is None
+
+
+def test_a_run_with_a_bad_row_shows_its_error_and_the_others_their_curves(
+        tab: Page, board: tuple[str, Path]) -> None:
+    import sqlite3
+
+    from playwright.sync_api import expect
+
+    from microgrboard.board.store import store_path
+
+    _, logdir = board
+    with Run(logdir, name="damaged", hparams={"lr": 0.1}) as run:
+        run.log(0, loss=1.0)
+    db = sqlite3.connect(store_path(logdir))  # as another tool, or a bad disk, leaves it
+    db.execute("UPDATE runs SET hparams = '{broken' WHERE name = 'damaged'")
+    db.execute("UPDATE scalars SET value = 'oops' WHERE run_id = "
+               "(SELECT id FROM runs WHERE name = 'damaged')")
+    db.commit()
+    db.close()
+    page = tab.open()
+    _select_only(page, "^(damaged|moons-sgd-lr0.1)$")
+    tab.settle()
+    # The run list marks the run and says what is wrong (also in its tooltip)...
+    damaged = page.locator('#runs li[data-run="damaged"]')
+    expect(damaged).to_have_class(re.compile(r"\bhas-error\b"))
+    expect(damaged.locator(".run-error")).to_contain_text("hyper-parameters are not JSON")
+    assert "not JSON" in (damaged.locator("label").get_attribute("title") or "")
+    expect(page.locator('#runs li[data-run="moons-sgd-lr0.1"] .run-error')).to_be_hidden()
+    # ...and the curves card names the bad value, while the other run's curve is drawn.
+    errors = page.locator("#scalars-card #scalar-errors li")
+    expect(errors).to_have_count(1)
+    expect(errors.first).to_have_attribute("data-run", "damaged")
+    expect(errors.first).to_contain_text("'oops'")
+    expect(page.locator('#scalars .chart[data-tag="loss"] .scatterlayer .trace')).to_have_count(2)
+    _select_only(page, "^moons-sgd-lr0.1$")
+    tab.settle()
+    expect(page.locator("#scalar-errors")).to_be_hidden()

@@ -646,6 +646,67 @@ def test_a_read_only_log_directory_is_read(tmpfs: Path) -> None:
     assert sorted(p.name for p in tmpfs.iterdir()) == ["microgrboard.db", "microgrboard.locks"]
 
 
+_KILLED_FOREIGN_WRITER = """
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA journal_mode = WAL")
+db.execute("CREATE TABLE notes (text)")
+db.execute("INSERT INTO notes VALUES ('mine')")
+db.commit()
+os._exit(0)  # killed: no checkpoint, the table stays in the -wal
+"""
+
+
+_WRITER_KILLED_AFTER_50_STEPS = """
+import os, sys
+from microgrboard.board.writer import Run
+run = Run(sys.argv[1], name="killed")
+for step in range(50):
+    run.log(step, loss=1.0 / (step + 1))
+os._exit(0)  # killed: no checkpoint, every step is still in the -wal
+"""
+
+
+@pytest.mark.parametrize("keep_shm", [False, True])
+def test_a_read_only_wal_without_its_shm_loses_nothing(tmpfs: Path, keep_shm: bool) -> None:
+    subprocess.run(
+        [sys.executable, "-c", _WRITER_KILLED_AFTER_50_STEPS, str(tmpfs)], check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    wal, shm = Path(f"{store_path(tmpfs)}-wal"), Path(f"{store_path(tmpfs)}-shm")
+    assert wal.stat().st_size > 0
+    if not keep_shm:
+        shm.unlink()  # copied without it, say: SQLite cannot rebuild it on a read-only disk
+    _read_only(tmpfs)
+    files = {p.name: p.read_bytes() for p in tmpfs.iterdir() if p.is_file()}
+    reader = StoreReader(tmpfs)
+    [info] = reader.runs()
+    assert (info["name"], info["status"], info["last_step"]) == ("killed", "stopped", 49)
+    assert reader.scalars("killed")["loss"]["steps"] == list(range(50))
+    assert reader.scalars("killed")["loss"]["steps"] == list(range(50))  # the copy, reused
+    copy = reader._copy
+    if copy is not None:  # read from a private copy (without -shm, at least)
+        assert copy[1].exists() and not copy[1].is_relative_to(tmpfs)
+        del reader
+        assert not copy[1].parent.exists()  # the private copy is removed with its reader
+    assert keep_shm or copy is not None
+    assert {p.name: p.read_bytes() for p in tmpfs.iterdir() if p.is_file()} == files
+
+
+def test_a_live_store_still_in_its_wal_is_known_as_ours_without_a_copy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from microgrboard.board import store
+
+    with Run(tmp_path, name="live") as run:
+        run.log(0, loss=1.0)
+        header = store_path(tmp_path).read_bytes()[:100]
+        assert header[68:72] == b"\0\0\0\0"  # our id is still only in the WAL
+        # Every poll reads it: from the WAL's first frame, not from a copy of the store.
+        monkeypatch.setattr(store, "_copy_store", lambda *_: pytest.fail("copied"))
+        assert [r["name"] for r in StoreReader(tmp_path).runs()] == ["live"]
+        with Run(tmp_path, name="second"):  # nor does a second writer copy it
+            pass
+
+
 def test_a_foreign_or_newer_file_is_refused_without_writing_to_it(tmp_path: Path) -> None:
     cases = {}
     for journal in ("DELETE", "WAL"):
@@ -658,6 +719,13 @@ def test_a_foreign_or_newer_file_is_refused_without_writing_to_it(tmp_path: Path
         other.commit()
         other.close()
         cases[directory] = "not a microgrboard log store"
+    # Another application's WAL database whose writer was killed: its tables are only in
+    # its -wal (the main file's header says nothing), and -wal and -shm are left behind.
+    killed = tmp_path / "foreign-killed-WAL"
+    killed.mkdir()
+    subprocess.run([sys.executable, "-c", _KILLED_FOREIGN_WRITER, str(store_path(killed))],
+                   check=True)
+    cases[killed] = "not a microgrboard log store"
     newer = tmp_path / "newer"
     with Run(newer, name="a") as run:
         run.log(0, loss=1.0)
@@ -667,26 +735,31 @@ def test_a_foreign_or_newer_file_is_refused_without_writing_to_it(tmp_path: Path
     db.close()
     cases[newer] = "newer microgrboard"
     for directory, message in cases.items():
-        path = store_path(directory)
-        before = path.read_bytes()
         files = sorted(p.name for p in directory.iterdir())
-        assert not any(name.endswith(("-wal", "-shm")) for name in files)
+        before = {name: (directory / name).read_bytes() for name in files
+                  if (directory / name).is_file()}
+        # The killed case's rows are in its -wal only; the others have no -wal.
+        assert (b"mine" in before.get("microgrboard.db-wal", b"")) == (directory == killed)
         opens = (functools.partial(Run, directory, name="b"), StoreReader(directory).runs)
         for open_store in opens:
             with pytest.raises(StoreError, match=message):
                 open_store()
-        assert path.read_bytes() == before, directory  # byte for byte (header bytes 18-19 too)
-        assert sorted(p.name for p in directory.iterdir()) == files  # no -wal, -shm, lock
+        # Byte for byte (header bytes 18-19 too; a killed writer's -wal and -shm as well),
+        # and no new file: no -wal, -shm or lock.
+        assert sorted(p.name for p in directory.iterdir()) == files
+        assert {name: (directory / name).read_bytes() for name in before} == before, directory
 
 
 def test_hparams_take_numpy_numbers_and_refuse_what_cannot_be_shown(tmp_path: Path) -> None:
     np = pytest.importorskip("numpy")  # numpy is in the dev extra: this runs in CI
     hparams = {"lr": np.float32(0.5), "steps": np.int64(100), "decay": np.bool_(True),
                "layers": [np.int32(16), 16], "nested": {"beta": np.float64(0.9)}}
+    hparams["big"] = int(1e308)  # an int a float holds: the page shows it
     with Run(tmp_path, name="np", hparams=hparams):
         pass
     assert StoreReader(tmp_path).runs()[0]["hparams"] == {
-        "lr": 0.5, "steps": 100, "decay": True, "layers": [16, 16], "nested": {"beta": 0.9}}
+        "lr": 0.5, "steps": 100, "decay": True, "layers": [16, 16], "nested": {"beta": 0.9},
+        "big": int(1e308)}
     looped: list[object] = [1]
     looped.append(looped)
     deep: list[object] = []
@@ -699,6 +772,8 @@ def test_hparams_take_numpy_numbers_and_refuse_what_cannot_be_shown(tmp_path: Pa
         ({"layers": looped}, r"hparams\['layers'\] contains itself"),
         ({"deep": deep}, r"hparams\['deep'\] is nested more than 20 levels"),
         ({"data": list(range(100_000))}, r"hparams\['data'\] is more than 64000 bytes"),
+        ({"n": 10**400}, r"hparams\['n'\] is an int of 1329 bits, outside a float's range"),
+        ({"n": [-(10**5000)]}, r"hparams\['n'\] is an int of \d+ bits, outside a float"),
     ]:
         with pytest.raises(ValueError, match=message):
             Run(tmp_path, name="bad", hparams=bad)

@@ -544,25 +544,42 @@ def test_overlapping_no_grad_blocks_in_two_threads_leave_grad_mode_on():
 
 
 def test_two_threads_training_get_the_right_gradients():
-    errors = []
+    # Forced overlap: the recording thread builds and differentiates its graph while the
+    # other thread is held inside no_grad() (barriers), and the two no_grad blocks
+    # nest across threads (enter A, enter B, leave A, leave B), which a module-wide
+    # flag would leave switched off for the whole process.
+    inside, recorded = threading.Barrier(2, timeout=10), threading.Barrier(2, timeout=10)
+    a_left, b_entered = threading.Event(), threading.Event()
+    seen = {}
 
-    def train(seed):
-        rng = random.Random(seed)
-        for _ in range(200):
-            a, b = rng.uniform(-2, 2), rng.uniform(-2, 2)
-            x, y = Value(a), Value(b)
-            with no_grad():
-                Value(1.0) * Value(2.0)  # the other thread's no_grad must not leak here
-            (x * y + x.tanh()).backward()
-            if x.grad != pytest.approx(b + 1 - math.tanh(a) ** 2) or y.grad != pytest.approx(a):
-                errors.append((a, b, x.grad, y.grad))
+    def held_in_no_grad():
+        with no_grad():
+            inside.wait()    # the other thread records now...
+            recorded.wait()  # ...and has finished
+            seen["held"] = is_grad_enabled()
+            b_entered.wait(10)
+        a_left.set()
 
-    threads = [threading.Thread(target=train, args=(s,)) for s in range(2)]
+    def records(a, b):
+        inside.wait()
+        x, y = Value(a), Value(b)
+        (x * y + x.tanh()).backward()
+        seen["grads"] = (x.grad, y.grad)
+        recorded.wait()
+        with no_grad():
+            b_entered.set()
+            a_left.wait(10)
+        seen["after"] = is_grad_enabled()
+
+    threads = [threading.Thread(target=held_in_no_grad),
+               threading.Thread(target=records, args=(0.7, -1.3))]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert errors == []
+    assert seen["grads"] == pytest.approx((-1.3 + 1 - math.tanh(0.7) ** 2, 0.7))
+    assert seen["held"] is False and seen["after"] is True
+    assert is_grad_enabled()
 
 
 # --- edge values ---------------------------------------------------------------------------
@@ -572,6 +589,17 @@ def test_two_threads_training_get_the_right_gradients():
 def test_a_label_must_be_a_string(label):
     with pytest.raises(TypeError, match=f"label must be a str, got {type(label).__name__}"):
         Value(1.0, label)
+
+
+@pytest.mark.parametrize("label", [5, None, b"w"])
+def test_a_label_assigned_later_must_be_a_string_too(label):
+    leaf, result = Value(1.0, "x"), Value(2.0) * Value(3.0)
+    for value in (leaf, result):
+        with pytest.raises(TypeError, match=f"label must be a str, got {type(label).__name__}"):
+            value.label = label
+    assert (leaf.label, result.label) == ("x", "")
+    result.label = "product"
+    assert result.label == "product" and "label='product'" in repr(result)
 
 
 def test_numpy_bools_are_accepted_like_bools():

@@ -316,11 +316,24 @@ def test_load_refuses_non_finite_literals_naming_the_key(tmp_path, literal):
     assert model.state_dict() == before
 
 
-def test_load_refuses_an_int_too_large_for_a_float_naming_the_key(tmp_path):
+@pytest.mark.parametrize("digits", [401, 5000])  # past 4,300 Python refuses to parse it
+def test_load_refuses_an_int_too_large_for_a_float_naming_the_key(tmp_path, digits):
     model = MLP(1, [1], seed=0)
     before = model.state_dict()
-    path = _saved(tmp_path, '{"L0.N0.w0": 0.5, "L0.N0.b": 1' + "0" * 400 + "}")
-    with pytest.raises(ValueError, match=r"'L0\.N0\.b' is too large for a float"):
+    path = _saved(tmp_path, '{"L0.N0.w0": 0.5, "L0.N0.b": -1' + "0" * (digits - 1) + "}")
+    with pytest.raises(ValueError, match=rf"'L0\.N0\.b' is too large for a float \(an int of "
+                                         rf"{digits} digits\)"):
+        model.load(path)
+    assert model.state_dict() == before
+
+
+@pytest.mark.parametrize(("value", "kind", "depth"), [("[" * 50 + "]" * 50, "a list", 50),
+                                                      ('{"a": [1, [2]]}', "an object", 3)])
+def test_load_refuses_nested_values_naming_the_key(tmp_path, value, kind, depth):
+    model = MLP(1, [1], seed=0)
+    before = model.state_dict()
+    path = _saved(tmp_path, '{"L0.N0.w0": 0.5, "L0.N0.b": ' + value + "}")
+    with pytest.raises(ValueError, match=rf"'L0\.N0\.b' is {kind} \({depth} levels of nesting\)"):
         model.load(path)
     assert model.state_dict() == before
 
@@ -385,3 +398,9 @@ def test_parameters_are_the_named_parameters_each_once(module):
     else:
         (module.neurons if isinstance(module, Layer) else module.layers[0].neurons)[0].w[1] = first
     assert module.parameters().count(first) == 1
+
+
+def test_a_neuron_name_must_be_a_string():
+    # it labels every output the neuron makes
+    with pytest.raises(TypeError, match="name must be a str, got int: 5"):
+        Neuron(2, name=5)

@@ -15,7 +15,6 @@ from starlette.responses import JSONResponse, Response
 from microgrboard.board.store import (
     MAX_INTEGER,
     BadRow,
-    InvalidName,
     InvalidParameter,
     NotFound,
     StoreError,
@@ -41,7 +40,7 @@ def run_param(request: Request) -> str:
     """The one ``run`` of a request (400 if missing or not a valid run name)."""
     name = request.query_params.get("run")
     if name is None:
-        raise InvalidName("missing query parameter 'run'")
+        raise InvalidParameter("missing query parameter 'run'")
     return check_run_name(name)
 
 
@@ -58,7 +57,7 @@ def run_params(request: Request) -> list[str]:
     """Every distinct ``run`` of a request (at least one, at most MAX_RUNS_PER_REQUEST)."""
     names = _distinct(request, "run", MAX_RUNS_PER_REQUEST)
     if not names:
-        raise InvalidName("missing query parameter 'run' (repeat it for several runs)")
+        raise InvalidParameter("missing query parameter 'run' (repeat it for several runs)")
     return [check_run_name(name) for name in names]
 
 

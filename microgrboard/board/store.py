@@ -5,7 +5,8 @@ commits every logged step, in WAL mode with ``synchronous=NORMAL``: a committed
 step survives the training process crashing or being killed, and readers see
 it at once while the writer keeps going. The board only ever reads
 (:class:`StoreReader`, ``file:...?mode=ro``, or ``immutable=1`` on a read-only
-disk where SQLite cannot create the WAL's ``-shm`` file).
+disk where SQLite cannot create the WAL's ``-shm`` file; there, a non-empty ``-wal``
+is read from a private copy of the store and its WAL, so no logged step is lost).
 
 Schema 3 (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``application_id`` =
 :data:`APPLICATION_ID`)::
@@ -71,12 +72,16 @@ import json
 import math
 import numbers
 import re
+import shutil
 import sqlite3
+import sys
+import tempfile
 import threading
 import time
 import unicodedata
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from itertools import groupby
 from os import PathLike
@@ -98,6 +103,7 @@ MAX_HPARAMS_DEPTH = 20
 # downsampled curve reads at most ~16 summary rows per bucket (or, for a range shorter
 # than 16 steps per bucket, at most ~16 rows per bucket of the points themselves).
 BLOCK_SIZES = (16, 256, 4096)
+_MAX_FLOAT_INT = int(sys.float_info.max)  # JSON numbers are doubles in the browser
 
 _TABLES = {
     1: ("runs", "scalars", "graphs", "params", "boundaries"),
@@ -381,14 +387,70 @@ def _refuse_foreign(path: Path, application: int, version: int, *, writable: boo
         )
 
 
+def _wal_pending(path: Path) -> bool:
+    """True if ``path`` has a non-empty ``-wal``: pages its main file does not hold yet."""
+    try:
+        return Path(f"{path}-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _wal_marks_ours(path: Path) -> bool:
+    """True if the ``-wal`` of ``path`` holds a page 1 carrying our application id.
+
+    The cheap answer for a store of ours whose first pages are still in its WAL (a live
+    run that logged little): its first frame is usually page 1. Reads the documented WAL
+    format (a 32-byte header, then frames of a 24-byte header and one page), at most
+    the first 16 frames, and only frames of the WAL's current generation (its salts).
+    """
+    try:
+        with open(f"{path}-wal", "rb") as wal:
+            header = wal.read(32)
+            if len(header) < 32 or header[:4] not in (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83"):
+                return False
+            page_size = int.from_bytes(header[8:12], "big")
+            for frame in range(16):
+                wal.seek(32 + frame * (24 + page_size))
+                frame_header = wal.read(24)
+                if len(frame_header) < 24 or frame_header[8:16] != header[16:24]:
+                    return False
+                if int.from_bytes(frame_header[:4], "big") == 1:
+                    page = wal.read(72)
+                    return len(page) == 72 and int.from_bytes(page[68:72], "big") == APPLICATION_ID
+    except OSError:
+        return False
+    return False
+
+
+def _copy_store(path: Path, directory: Path) -> Path:
+    """Copy ``path`` and its ``-wal`` into ``directory``; the copy's path.
+
+    SQLite reads (and recovers) the copy's WAL and makes its ``-shm`` next to it: the
+    originals are only read.
+    """
+    copy = directory / path.name
+    try:
+        shutil.copyfile(path, copy)
+        with suppress(FileNotFoundError):  # checkpointed and removed meanwhile
+            shutil.copyfile(f"{path}-wal", f"{copy}-wal")
+    except OSError as error:
+        raise StoreError(f"{path} has a write-ahead log ({path.name}-wal) that cannot be read "
+                         f"here (copying it to read it failed: {error})") from None
+    return copy
+
+
 def _identify(path: Path, *, writable: bool) -> None:
     """Refuse a foreign, newer or corrupt file *without writing to it*.
 
     Reads the SQLite header (application id at byte 68, user version at byte 60)
     and, for a file without our id, its table list through an ``immutable``
-    connection, which creates no ``-wal``/``-shm`` file and changes no byte. Only
-    once a file is known to be ours (or empty) does anyone open it normally (which,
-    in WAL mode, creates those files).
+    connection, which creates no ``-wal``/``-shm`` file and changes no byte. A file
+    without our id but with a non-empty ``-wal`` (ours being created, or another
+    application's whose writer was killed) is ours if the WAL's page 1 carries our
+    id, else judged from a private copy of both: ``immutable`` would ignore the WAL,
+    and a normal open would checkpoint it into the file. Only once a file is known to
+    be ours (or empty) does anyone open it normally (which, in WAL mode, creates those
+    files).
     """
     try:
         with open(path, "rb") as file:
@@ -397,27 +459,38 @@ def _identify(path: Path, *, writable: bool) -> None:
         return
     except OSError as error:
         raise StoreError(f"{path} cannot be read: {error.strerror}") from None
-    if not header:
-        return  # created a moment ago by another writer, or empty: nothing to refuse
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+    if header and (len(header) < 100 or not header.startswith(b"SQLite format 3\x00")):
         raise StoreError(f"{path} is corrupt or not a microgrboard log store (not an SQLite "
                          "file); move it away to start a fresh log")
-    version = int.from_bytes(header[60:64], "big", signed=True)
-    application = int.from_bytes(header[68:72], "big", signed=True)
+    version = int.from_bytes(header[60:64], "big", signed=True) if header else 0
+    application = int.from_bytes(header[68:72], "big", signed=True) if header else 0
     _refuse_foreign(path, application, version, writable=writable)
-    if application == APPLICATION_ID:
+    if application == APPLICATION_ID or _wal_marks_ours(path):
         return
     # No application id: an empty database (ours being created: its pages may still be
     # in the WAL), or another application's. Look at its tables without writing.
-    try:
-        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1", uri=True)
+    wal_pending = _wal_pending(path)
+    if not header and not wal_pending:
+        return  # created a moment ago by another writer, or empty: nothing to refuse
+    with ExitStack() as stack:
+        if wal_pending:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="microgrboard-")))
+            uri = "file:" + quote(str(_copy_store(path, directory).resolve()))
+        else:
+            uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
         try:
-            tables = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.DatabaseError:
-        return  # being written right now: the normal open below judges it
-    if tables:
+            db = sqlite3.connect(uri, uri=True)
+            try:
+                tables = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+                application = db.execute("PRAGMA application_id").fetchone()[0]
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            return  # being written right now: the normal open below judges it
+    _refuse_foreign(path, application, version, writable=writable)
+    if tables and application != APPLICATION_ID:
         raise StoreError(f"{path} is an SQLite database but not a microgrboard log store")
 
 
@@ -520,7 +593,11 @@ def _hparam_value(key: str, value: object, depth: int, seen: set[int]) -> Any:
     if getattr(getattr(value, "dtype", None), "kind", "") == "b":  # numpy's bool, like bool
         return bool(value)
     if isinstance(value, numbers.Integral):
-        return int(value)
+        integer = int(value)
+        if abs(integer) > _MAX_FLOAT_INT:  # the page reads it as Infinity
+            raise ValueError(f"hparams[{key!r}] is an int of {integer.bit_length()} bits, "
+                             "outside a float's range")
+        return integer
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):
@@ -905,6 +982,9 @@ class StoreReader:
         self.logdir = directory
         self.path = store_path(directory)
         self.statements = 0
+        # A private copy of a store whose WAL cannot be read in place: (files' stat, path).
+        self._copy: tuple[tuple[int, ...], Path] | None = None
+        self._copy_lock = threading.Lock()
 
     def _count_statement(self, _sql: str) -> None:
         self.statements += 1
@@ -920,8 +1000,38 @@ class StoreReader:
                 raise
         # A read-only disk or another user's directory: SQLite cannot create the WAL's
         # -shm file. Nobody can be writing there, so reading the file as immutable is exact
-        # (a WAL left by a killed writer with its -shm is read by the first open).
-        return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=10.0)
+        # (a WAL left by a killed writer with its -shm is read by the first open)...
+        if not _wal_pending(self.path):
+            return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=10.0)
+        # ...unless a WAL without its -shm holds pages (a folder copied without it, a killed
+        # writer's files on a read-only mount): immutable would ignore them, so read a copy.
+        copy = "file:" + quote(str(self._private_copy()))
+        return sqlite3.connect(copy + "?mode=ro", uri=True, timeout=10.0)
+
+    def _private_copy(self) -> Path:
+        """A copy of the store and its WAL in a private directory, made again if they change.
+
+        Removed when the next copy is made or the reader is collected.
+        """
+        try:
+            files = (self.path.stat(), Path(f"{self.path}-wal").stat())
+        except OSError as error:
+            raise StoreError(f"{self.path} or its -wal cannot be read: {error}") from None
+        signature = tuple(n for f in files for n in (f.st_ino, f.st_size, f.st_mtime_ns))
+        with self._copy_lock:
+            if self._copy is not None and self._copy[0] == signature:
+                return self._copy[1]
+            directory = Path(tempfile.mkdtemp(prefix="microgrboard-"))
+            weakref.finalize(self, shutil.rmtree, directory, ignore_errors=True)
+            try:
+                copy = _copy_store(self.path, directory)
+            except BaseException:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
+            if self._copy is not None:  # open connections to it go on reading (POSIX)
+                shutil.rmtree(self._copy[1].parent, ignore_errors=True)
+            self._copy = signature, copy
+            return copy
 
     @contextmanager
     def read(self) -> Iterator[StoreView | None]:

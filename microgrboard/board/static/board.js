@@ -83,15 +83,26 @@ function runRow(run) {
     selectionChanged();
   });
   const status = el("span", { class: "status" });
-  const li = el("li", {},
-    el("label", { title: run.name }, box,
-      el("span", { class: "swatch", style: { background: runColor(run.name) } }),
-      el("span", { class: "run-text" }, el("span", { class: "name" }, run.name), status)));
+  // A run the server could not read whole (a damaged row): its message, the rest shown.
+  const problem = el("span", { class: "run-error error-text", role: "note", hidden: true });
+  const label = el("label", { title: run.name }, box,
+    el("span", { class: "swatch", style: { background: runColor(run.name) } }),
+    el("span", { class: "run-text" }, el("span", { class: "name" }, run.name), status, problem));
+  const li = el("li", {}, label);
   li.dataset.run = run.name;
   // The run list is the legend: pointing at a run picks its lines out in every chart.
   li.addEventListener("mouseenter", () => highlight(run.name));
   li.addEventListener("mouseleave", () => highlight(null));
-  return { li, box, status };
+  return { li, box, status, problem, label };
+}
+
+function showRunError(row, run) {
+  const message = run.error || "";
+  if (row.problem.textContent === message) return;
+  row.problem.textContent = message;
+  row.problem.hidden = !message;
+  row.li.classList.toggle("has-error", Boolean(message));
+  row.label.title = message ? `${run.name}\n${message}` : run.name;
 }
 
 function renderRuns() {
@@ -119,6 +130,7 @@ function renderRuns() {
     const text = statusText(run, now) + step;
     if (row.status.textContent !== text) row.status.textContent = text;
     row.status.className = `status ${run.status}`;
+    showRunError(row, run);
     children.push(row.li);
   }
   // Re-order only when the shown set changed: a poll leaves the DOM (and focus) alone.

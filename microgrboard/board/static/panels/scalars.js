@@ -59,7 +59,23 @@ export function createPanel(body, board) {
   });
   const grid = el("div", { class: "charts", id: "scalar-charts" },
     el("p", { class: "hint" }, "Select a run to see its curves."));
-  body.append(el("div", { class: "controls" }, el("label", {}, "smoothing", slider, shown)), grid);
+  // Runs whose rows the server could not read (text in a value column, say): the
+  // server's message per run, while every other run's curves show as usual.
+  const errors = new Map();  // run name -> message
+  const errorList = el("ul", { class: "run-errors error-text", id: "scalar-errors", role: "alert",
+                               hidden: true });
+  body.append(el("div", { class: "controls" }, el("label", {}, "smoothing", slider, shown)),
+    errorList, grid);
+
+  function showErrors() {
+    const lines = selected.filter((name) => errors.has(name));
+    errorList.replaceChildren(...lines.map((name) => {
+      const li = el("li", {}, errors.get(name));
+      li.dataset.run = name;
+      return li;
+    }));
+    errorList.hidden = lines.length === 0;
+  }
 
   let maxPoints = MAX_POINTS;
 
@@ -69,6 +85,14 @@ export function createPanel(body, board) {
     if (!names.length) return { runs: {}, cursor: null };
     const answers = await Promise.all(chunks(names).map((run) => board.api("/api/scalars",
       { run, since, max_points: since ? undefined : maxPoints, ...extra })));
+    // Only a whole fetch clears a run's error: a poll from a cursor may not reach its bad row.
+    const whole = since === 0 && !extra.tag;
+    for (const answer of answers) {
+      for (const name of Object.keys(answer.runs)) {
+        if (answer.errors?.[name]) errors.set(name, answer.errors[name]);
+        else if (whole) errors.delete(name);
+      }
+    }
     return {
       runs: Object.assign({}, ...answers.map((a) => a.runs)),
       cursor: Math.min(...answers.map((a) => a.cursor)),  // valid for every run asked
@@ -110,6 +134,7 @@ export function createPanel(body, board) {
       }
       cached.cursor = older.cursor;
     }
+    showErrors();
     await board.plotlyReady;
     const tags = new Set();
     for (const name of selected) for (const tag of Object.keys(cache.get(name)?.series || {})) tags.add(tag);
