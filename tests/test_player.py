@@ -286,8 +286,11 @@ def test_play_refuses_what_is_not_a_graph() -> None:
         play([1, 2])  # type: ignore[arg-type]
     from microgrboard.nn import MLP
 
-    with pytest.raises(TypeError, match=r"got MLP, a model: play what it computes"):
+    with pytest.raises(TypeError, match=r"got MLP, a model: play what it computes, "
+                                        r"e\.g\. play\(model\(\[1\.0, 2\.0\]\)\)$"):
         play(MLP(2, [2, 1], seed=0))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"e\.g\. player_payload\(model\("):
+        player_payload(MLP(2, [2, 1], seed=0))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="style must be 'record' or 'book', got 'table'"):
         play(Value(1.0), style="table")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="snapshot"):

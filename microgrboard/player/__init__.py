@@ -127,7 +127,7 @@ def _as_played(graph: object, what: str, max_nodes: int | None) -> Snapshot:
     kind = type(graph).__name__
     if callable(getattr(graph, "parameters", None)):  # an nn Module
         raise TypeError(f"{what} takes a Value or a snapshot dict, got {kind}, a model: "
-                        f"play what it computes, e.g. {what}(model([1.0, 2.0]))")
+                        f"play what it computes, e.g. {what.removesuffix('()')}(model([1.0, 2.0]))")
     shown = repr(graph)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     raise TypeError(f"{what} takes a Value (the output of a computation) or a snapshot "
