@@ -809,6 +809,17 @@ def draw(
     if isinstance(graph, Module):
         from microgrboard.network import draw_network
 
+        graph_only = {"style": (style, "record"), "rankdir": (rankdir, "LR"),
+                      "step": (step, None), "group": (group, "auto"),
+                      "collapse": (collapse, True), "max_nodes": (max_nodes, DEFAULT_MAX_NODES)}
+        ignored = [f"{name}={value!r}" for name, (value, default) in graph_only.items()
+                   if value is not default and value != default]
+        if ignored:
+            raise ValueError(
+                f"{', '.join(ignored)}: option{'s' if len(ignored) > 1 else ''} of a graph "
+                f"drawing, unused by the network view of {type(graph).__name__} (it takes x, "
+                "grad, precision, renderer and time_limit); draw the graph it computes "
+                "with them, e.g. draw(model([1.0, 2.0]), ...)")
         return draw_network(graph, x=x, grad=bool(grad), precision=precision,
                             renderer=renderer, time_limit=time_limit)
     if not isinstance(graph, (Value, Mapping)):

@@ -153,3 +153,20 @@ def test_bad_modules_and_inputs_are_named(model):
 def test_the_network_view_runs_under_the_time_limit(model):
     with pytest.raises(LayoutTimeout):
         draw(model, time_limit=0.01).svg()
+
+
+@pytest.mark.parametrize("option", [{"style": "book"}, {"step": 1}, {"step": 0},
+                                    {"rankdir": "TB"}, {"group": None}, {"collapse": False},
+                                    {"max_nodes": None}])
+def test_graph_options_are_refused_not_ignored(model, option):
+    (name, value), = option.items()
+    with pytest.raises(ValueError, match=rf"^{name}={value!r}: option of a graph drawing, "
+                                         r"unused by the network view of MLP"):
+        draw(model, **option)
+
+
+def test_several_ignored_options_are_all_named(model):
+    with pytest.raises(ValueError, match=r"^style='book', step=1: options of a graph drawing"):
+        draw(model, style="book", step=1)
+    # the defaults, spelled out, are not options it ignores
+    assert draw(model, style="record", rankdir="LR", step=None, group="auto").node_count > 0
