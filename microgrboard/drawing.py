@@ -477,7 +477,8 @@ def _fold_far_values(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit
     return kept, kept_of, _Folded(folded, into, len(index.nodes))
 
 
-def _folded_label(index: _Index, folded: _Folded) -> str:
+def _folded_label(index: _Index, folded: _Folded, expand: str) -> str:
+    """The ``⋯`` box: what it holds, and ``expand``, the call that draws it all."""
     nodes = index.nodes
     ops = Counter(_OP_SYMBOLS.get(nodes[i]["op"], nodes[i]["op"]) or "input/constant"
                   for i in folded.members)
@@ -489,7 +490,7 @@ def _folded_label(index: _Index, folded: _Folded) -> str:
     if named:
         more = f" (+{len(named) - 4:,})" if len(named) > 4 else ""
         lines.append(html_text(f"inputs: {', '.join(named[:4])}{more}", limit=80))
-    lines.append('<FONT POINT-SIZE="9">draw(..., max_nodes=None) draws them all</FONT>')
+    lines.append(f'<FONT POINT-SIZE="9">{html_text(expand)} draws them all</FONT>')
     return f"<{'<BR/>'.join(lines)}>"
 
 
@@ -512,7 +513,8 @@ def _layout_attributes(count: int) -> dict[str, str]:
 
 def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
            rankdir: str, units: list[_Unit], unit_of: dict[int, _Unit],
-           folded: _Folded | None = None, title: str = "") -> str:
+           folded: _Folded | None = None, title: str = "",
+           expand: str = "draw(..., max_nodes=None)") -> str:
     import graphviz
 
     snap, nodes = index.snap, index.nodes
@@ -595,7 +597,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
 
     if folded is not None:
         emit(None, "folded", shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3",
-             label=_folded_label(index, folded))
+             label=_folded_label(index, folded, expand))
         for consumer, operands in folded.into.items():
             attrs = {"id": f"folded-{consumer}", "style": "dashed", "color": "gray50"}
             if operands > 1:
@@ -876,18 +878,23 @@ def draw(
             if size <= max_nodes:
                 break
 
-    def summary(reason: str) -> Drawing:
+    def summary(reason: str, timed_out: bool = True) -> Drawing:
         kept, kept_of, folded = _fold_far_values(index, units, unit_of, SUMMARY_NODES)
+        # Past max_nodes, lifting it draws everything; past the time limit (or with
+        # max_nodes already None) only waiting longer does.
+        expand = ("draw(..., time_limit=None)" if timed_out or max_nodes is None
+                  else "draw(..., max_nodes=None)")
         text = (f"{reason}: drawn are the {len(kept_of):,} values nearest the output of "
                 f"{folded.total:,}; the box ⋯ stands for the other {len(folded.members):,}. "
-                "draw(..., max_nodes=None) draws them all (it may take minutes), "
+                f"{expand} draws them all (it may take minutes), "
                 "draw(v) draws the graph below a value v")
         title = html_text(f"{reason}: the {len(kept_of):,} values nearest the output of "
                           f"{folded.total:,} are drawn", limit=None)
         box = folded if folded.members else None  # a small graph that ran out of time
         if box is None:
             text = f"{reason}; drawn whole with the summary's time limit"
-        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, box, title)
+        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, box, title,
+                        expand)
         return Drawing(source, renderer=renderer,
                        node_count=_node_count(kept, style) + (box is not None),
                        time_limit=max(time_limit or 0.0, SUMMARY_TIME_LIMIT), folded=text)
@@ -900,7 +907,7 @@ def draw(
             extra = "labelled arrows and long edges" if style == "book" else "long edges"
             reason = (f"{nodes:,} nodes with their {extra} (layout size {size:,}) are more "
                       f"than max_nodes={max_nodes:,}")
-        return summary(reason)
+        return summary(reason, timed_out=False)
     source = _build(index, grouping, opts, folding, rankdir, units, unit_of)
     return Drawing(source, renderer=renderer, node_count=_node_count(units, style),
                    time_limit=time_limit,

@@ -152,6 +152,19 @@ def test_a_layout_out_of_time_becomes_the_summary(renderer):
     assert "did not lay out all 351 nodes within time_limit=0.01 s" in picture.folded
     assert "folded" in svg_ids(svg)
     assert picture.node_count == SUMMARY_NODES + 1
+    # Lifting max_nodes would not help: the advice is to wait, in words and in the box.
+    assert "draw(..., time_limit=None) draws them all (it may take minutes)" in picture.folded
+    assert "max_nodes=None" not in picture.folded
+    assert "time_limit=None) draws them all" in picture.source
+    assert "max_nodes=None" not in picture.source
+
+
+def test_a_timeout_with_max_nodes_none_suggests_time_limit_none():
+    picture = draw(tanh_derivative(6), max_nodes=None, time_limit=0.01)
+    picture.svg()
+    assert picture.folded is not None
+    assert "draw(..., time_limit=None) draws them all" in picture.folded
+    assert "max_nodes=None" not in picture.folded and "max_nodes=None" not in picture.source
 
 
 def test_a_small_graph_out_of_time_is_drawn_whole_with_a_note():
