@@ -14,7 +14,8 @@ step, in topological order: ``apple_price = apple × apple_count = 100 × 2 =
 :func:`~microgrboard.core.backward_steps`, with the chain rule written out:
 upstream gradient × local derivative = what the node hands that input
 (``∂price/∂apple = 1.1 × 2 = 2.2``), and the running sum where a value feeds
-several consumers (``∂L/∂x = 0.5 + 1.5 = 2``). Before the first backward step
+several consumers (``∂L/∂a × (local ∂a/∂x) = 1 × 0.5 = 0.5``, then ``∂L/∂x = 1.5 +
+0.5 = 2``: ``∂L/∂x`` always names the total, the local derivative says so). Before the first backward step
 no gradient is shown. Keys: → and ← step, Home and End jump; buttons and a
 slider do the same.
 
@@ -356,7 +357,9 @@ def player_payload(graph: Snapshot | Mapping[str, Any] | Value, style: Style = "
             if g.uses[p] == 1:
                 frame.lines.append(_Line("chain", f"{g.partial(p)} = {product}", p, edge_id))
             else:
-                chain = f"{g.partial(i)} × ∂{names[i]}/∂{names[p]}"
+                # "local": the consumer's own derivative, not the total ∂root/∂p summed below
+                # (they read alike where the consumer is the root).
+                chain = f"{g.partial(i)} × (local ∂{names[i]}/∂{names[p]})"
                 frame.lines.append(_Line("chain", f"{chain} = {product}", p, edge_id))
                 total = _running_total(received[p])
                 if len(received[p]) == g.uses[p]:
