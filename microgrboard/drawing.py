@@ -427,17 +427,20 @@ def _long_edges(index: _Index, unit_of: dict[int, _Unit]) -> int:
 
 def _layout_size(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit],
                  style: Style) -> int:
-    """What ``max_nodes`` limits: the drawn nodes; a twentieth of the virtual nodes long
-    edges add (:func:`_long_edges`); and, in the book style, the labelled arrows
-    (Graphviz lays out an edge label as a node of its own: a book-style drawing takes
-    3-5 times as long as the record style of the same graph). Calibrated with
-    ``benchmarks/bench_drawing.py``: 3,000 of these take about 1.5 s."""
-    size = _node_count(units, style) + _long_edges(index, unit_of) // 20
+    """What ``max_nodes`` limits: the drawn nodes, plus a twentieth of the virtual nodes
+    Graphviz adds: those of long edges (:func:`_long_edges`) and, in the book style,
+    one per labelled arrow (Graphviz lays out an edge label as a node in a rank of its
+    own). Calibrated with ``benchmarks/bench_drawing.py``: 3,000 of these take about
+    1.5 s. Book-style arrows measured: a 3,000-value chain (2,997 labels) 1.5 s against
+    1.2 s in the record style, the 7th derivative of tanh (1,783 labels) 0.65 s, its
+    8th (5,020 labels, 17,000 long-edge virtual nodes) 6.3 s; counting a label as a
+    whole node folded the 7th though it draws in under a second."""
+    virtual = _long_edges(index, unit_of)
     if style == "book":
-        size += sum(1 for e in index.snap["edges"]
-                    if e["child"] in unit_of and e["parent"] in unit_of
-                    and unit_of[e["child"]] is not unit_of[e["parent"]]) + 1
-    return size
+        virtual += sum(1 for e in index.snap["edges"]
+                       if e["child"] in unit_of and e["parent"] in unit_of
+                       and unit_of[e["child"]] is not unit_of[e["parent"]]) + 1
+    return _node_count(units, style) + virtual // 20
 
 
 @dataclass

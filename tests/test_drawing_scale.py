@@ -134,9 +134,21 @@ def test_long_edges_count_towards_the_budget():
 
 
 def test_book_style_counts_its_labelled_arrows():
-    root = chain(301)  # 301 values, 400 arrows
-    assert draw(root, style="book", max_nodes=600).folded is not None
-    assert draw(root, style="record", max_nodes=600).folded is None
+    root = chain(301)  # 301 values, 300 labelled arrows: a twentieth of a node each
+    assert draw(root, style="record", max_nodes=310).folded is None
+    book = draw(root, style="book", max_nodes=310)
+    assert book.folded is not None
+    assert re.search(r"labelled arrows and long edges \(layout size 317\)", book.folded)
+    assert draw(root, style="book", max_nodes=317).folded is None
+
+
+def test_book_style_draws_dezero_step_35_in_full_and_folds_the_8th():
+    # Measured (benchmarks/bench_drawing.py): the 7th derivative lays out in the book
+    # style in under a second; the 8th takes 6 s or more.
+    seventh = draw(tanh_derivative(7), style="book")
+    assert seventh.folded is None and seventh.node_count == 936  # 935 values + end point
+    eighth = draw(tanh_derivative(8), style="book")
+    assert eighth.folded is not None and "max_nodes=3,000" in eighth.folded
 
 
 # --- a time limit, never a hang --------------------------------------------------------
