@@ -53,6 +53,10 @@ look up to update numbers without a new layout). ``{id}`` is the snapshot node i
   cells are ``a_e{parent}-{child}-{k}-data`` and ``a_e{parent}-{child}-{k}-grad``.
 * ``n{root}-seed``: the book style's edge after the root (cells
   ``a_n{root}-seed-data``/``-grad``).
+* book style with more than 20 arrows between collapsed groups (an MLP's layers):
+  arrows into or out of a group carry no labels (Graphviz stacks hundreds of them
+  into a ribbon), nor does the seed edge after a group; each group's box, each input
+  feeding only groups and the end point show the value and gradient instead.
 * ``cluster_{k}``: a group's box when groups are drawn expanded (``collapse=False``).
 * a folded summary keeps these ids for the values it draws; its ``⋯`` box is
   ``folded`` and the edges out of it ``folded-{child}``.
@@ -103,6 +107,8 @@ FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "d
 DEFAULT_MAX_NODES = 3000
 SUMMARY_NODES = 60  # values a folded summary draws around the output
 SUMMARY_TIME_LIMIT = 20.0  # the summary is small: it always gets this long
+# Book style: past this many arrows between collapsed groups, they carry no value labels.
+_GROUP_ARROW_LABELS = 20
 LABEL_LIMIT = 200  # characters of a label drawn; Graphviz refuses HTML labels over 16 KB
 
 _FONT = "Helvetica,Arial,sans-serif"
@@ -349,6 +355,16 @@ def _edge_label(edge_id: str, data: float, share: float | None, opts: _Options,
     return f"<{table}{''.join(rows)}</TABLE>>"
 
 
+def _group_numbers(node_id: int, opts: _Options) -> str:
+    """A collapsed group's output value (and gradient, red) inside its book-style box."""
+    text = opts.number(opts.data[node_id])
+    if opts.grad:
+        grad = opts.grads[node_id]
+        text += (f' <FONT COLOR="{_UNKNOWN}">?</FONT>' if grad is None
+                 else f' <FONT COLOR="{_HANDED}">{opts.number(grad)}</FONT>')
+    return text
+
+
 def _op_text(op: str) -> str:
     return html_text(_OP_SYMBOLS.get(op, op))
 
@@ -556,6 +572,21 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                             style="rounded", color="gray60", fontname=_FONT)
         target.node(name, id=name, **attrs)
 
+    # Book style: arrows between collapsed groups (neuron to neuron) lose their value
+    # labels when there are many (a 16×16 layer pair makes 256, stacked into a ribbon);
+    # each group's box then shows its output's value and gradient instead.
+    group_arrows = 0
+    if opts.style == "book" and collapse:
+        group_arrows = len({(unit_of[e["parent"]].dot_id, unit_of[e["child"]].dot_id)
+                            for e in snap["edges"]
+                            if e["parent"] in unit_of and e["child"] in unit_of
+                            and unit_of[e["parent"]].key is not None
+                            and unit_of[e["child"]].key is not None
+                            and unit_of[e["parent"]] is not unit_of[e["child"]]})
+    quiet_groups = group_arrows > _GROUP_ARROW_LABELS
+    if quiet_groups:  # many unlabelled arrows pass each rank: keep their spacing small
+        graph.attr("graph", nodesep="0.06")
+
     for unit in units:
         current = opts.current in unit.members
         if unit.key is not None and collapse:
@@ -566,6 +597,8 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                 op = nodes[out]["op"]
                 if opts.style == "record":
                     label = _record_label(unit.dot_id, title_text, out, opts, _op_text(op), fill)
+                elif quiet_groups:
+                    label = f"<{title_text}<BR/>{_op_text(op)}<BR/>{_group_numbers(out, opts)}>"
                 else:
                     label = f"<{title_text}<BR/>{_op_text(op)}>"
             else:
@@ -593,6 +626,10 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             emit(key, unit.dot_id, **attrs)
         else:
             text = html_text(node["label"]) if node["label"] else opts.number(node["data"])
+            users = [unit_of[c] for c in index.children[i] if c in unit_of]
+            if quiet_groups and node["label"] and users and all(u.key is not None
+                                                                for u in users):
+                text += f"<BR/>{_group_numbers(i, opts)}"  # its arrows carry no numbers
             attrs = {"shape": "plaintext", "label": f"<{text}>"}
             if current:
                 attrs.update(style="filled", fillcolor=_HIGHLIGHT)
@@ -635,7 +672,8 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             attrs = {"id": edge_id}
             if handed and opts.grad:
                 attrs.update(color=_HANDED, penwidth="2")
-            if opts.style == "book":
+            if opts.style == "book" and not (quiet_groups and (source.key is not None
+                                                               or target.key is not None)):
                 parent = nodes[p]
                 name = html_text(parent["label"]) if parent["op"] and source.key is None else ""
                 attrs["label"] = _edge_label(edge_id, parent["data"], share, opts, name)
@@ -644,9 +682,16 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         root = snap["root"]
         seed_id = f"n{root}-seed"
         name = html_text(nodes[root]["label"]) if nodes[root]["label"] else "output"
-        emit(None, f"n{root}_out", shape="plaintext", label=f"<{name}>")
-        graph.edge(unit_of[root].dot_id, f"n{root}_out", id=seed_id,
-                   label=_edge_label(seed_id, nodes[root]["data"], opts.grads[root], opts))
+        if quiet_groups and unit_of[root].key is not None:
+            # Any edge label makes Graphviz double every rank, spreading the many
+            # unlabelled arrows between groups: the numbers go beside the name.
+            emit(None, f"n{root}_out", shape="plaintext",
+                 label=f"<{name}<BR/>{_group_numbers(root, opts)}>")
+            graph.edge(unit_of[root].dot_id, f"n{root}_out", id=seed_id)
+        else:
+            emit(None, f"n{root}_out", shape="plaintext", label=f"<{name}>")
+            graph.edge(unit_of[root].dot_id, f"n{root}_out", id=seed_id,
+                       label=_edge_label(seed_id, nodes[root]["data"], opts.grads[root], opts))
 
     for cluster_graph in clusters.values():
         graph.subgraph(cluster_graph)
