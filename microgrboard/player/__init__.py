@@ -15,8 +15,8 @@ step, in topological order: ``apple_price = apple × apple_count = 100 × 2 =
 upstream gradient × local derivative = what the node hands that input
 (``∂price/∂apple = 1.1 × 2 = 2.2``), and the running sum where a value feeds
 several consumers (``∂L/∂a × (local ∂a/∂x) = 1 × 0.5 = 0.5``, then ``∂L/∂x = 1.5 +
-0.5 = 2``: ``∂L/∂x`` always names the total, the local derivative says so). Before the first backward step
-no gradient is shown. Keys: → and ← step, Home and End jump; buttons and a
+0.5 = 2``: ``∂L/∂x`` always names the total, the local derivative says so). Before
+the first backward step no gradient is shown. Keys: → and ← step, Home and End jump; buttons and a
 slider do the same.
 
 One JavaScript implementation (``player.js``, an ES module with no build step)
