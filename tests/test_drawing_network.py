@@ -170,3 +170,22 @@ def test_several_ignored_options_are_all_named(model):
         draw(model, style="book", step=1)
     # the defaults, spelled out, are not options it ignores
     assert draw(model, style="record", rankdir="LR", step=None, group="auto").node_count > 0
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_x_must_be_finite(model, bad):
+    with pytest.raises(ValueError, match=rf"x\[0\] must be a finite number, got {bad!r}"):
+        draw(model, x=[bad, 1.0])
+
+
+def test_grad_before_backward_says_there_are_no_gradients_yet():
+    fresh = MLP(2, [3, 1], seed=0)
+    graph = parsed(draw(fresh, grad=True))  # kept: its nodes read from it
+    legend = graph.get_node("legend").attr["label"]
+    assert "no gradients yet: call backward()" in legend and "largest" not in legend
+    out = fresh([0.5, -1.0])
+    assert isinstance(out, Value)
+    out.backward()
+    graph = parsed(draw(fresh, grad=True))
+    legend = graph.get_node("legend").attr["label"]
+    assert "gradients, blue positive" in legend and "no gradients yet" not in legend
