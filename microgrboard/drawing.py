@@ -542,6 +542,11 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                   **_layout_attributes(_layout_size(index, units, unit_of, opts.style))}
     if title:
         graph_attr.update(label=f"<{title}>", labelloc="t", labeljust="l", fontsize="11")
+    if collapse and any(unit.key is not None for unit in units):
+        # A layer's neurons all take the same inputs, so any order has as many crossings
+        # and Graphviz's would be arbitrary (N10..N15 before N0): keep the order they
+        # are emitted in (a value's consumers in id order: N0, N1, ..., N15).
+        graph_attr["ordering"] = "out"
     graph = graphviz.Digraph(
         "G",
         graph_attr=graph_attr,

@@ -394,3 +394,19 @@ def test_book_style_keeps_arrow_labels_between_a_few_groups():
     out.backward()
     source = draw(out, style="book").source
     assert source.count("<TABLE") >= 3 + 6 + 1  # hidden → output, inputs → hidden, the seed
+
+
+@pytest.mark.parametrize("style", ["record", "book"])
+def test_collapsed_neurons_are_drawn_in_their_natural_order(style):
+    out = MLP(2, [16, 16, 1], seed=0)([0.87, -0.34])
+    assert isinstance(out, Value)
+    out.backward()
+    tops: dict[str, float] = {}
+    for g in ET.fromstring(draw(out, style=style).svg()).iter(f"{SVG}g"):
+        texts = list(g.iter(f"{SVG}text")) if g.get("class") == "node" else []
+        found = re.search(r"\bL[01]\.N\d+\b", " ".join(t.text or "" for t in texts))
+        if found:
+            tops[found.group()] = min(float(t.get("y", "0")) for t in texts)
+    for layer in ("L0", "L1"):  # top to bottom: N0, N1, ..., N15 (not N10..N15 first)
+        shown = sorted((name for name in tops if name.startswith(layer)), key=tops.__getitem__)
+        assert shown == [f"{layer}.N{k}" for k in range(16)], shown
