@@ -54,9 +54,9 @@ look up to update numbers without a new layout). ``{id}`` is the snapshot node i
 * ``n{root}-seed``: the book style's edge after the root (cells
   ``a_n{root}-seed-data``/``-grad``).
 * book style with more than 20 arrows between collapsed groups (an MLP's layers):
-  arrows into or out of a group carry no labels (Graphviz stacks hundreds of them
-  into a ribbon), nor does the seed edge after a group; each group's box, each input
-  feeding only groups and the end point show the value and gradient instead.
+  no arrow carries a label (Graphviz stacks hundreds of them into a ribbon, and one
+  label anywhere doubles every rank), so there are no ``a_e...`` or seed cells; each
+  group's box, operation, input and the end point show value and gradient instead.
 * ``cluster_{k}``: a group's box when groups are drawn expanded (``collapse=False``).
 * a folded summary keeps these ids for the values it draws; its ``⋯`` box is
   ``folded`` and the edges out of it ``folded-{child}``.
@@ -577,9 +577,10 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                             style="rounded", color="gray60", fontname=_FONT)
         target.node(name, id=name, **attrs)
 
-    # Book style: arrows between collapsed groups (neuron to neuron) lose their value
-    # labels when there are many (a 16×16 layer pair makes 256, stacked into a ribbon);
-    # each group's box then shows its output's value and gradient instead.
+    # Book style: with many arrows between collapsed groups (a 16×16 layer pair makes
+    # 256), no arrow carries a label: Graphviz stacks such labels into a ribbon, and a
+    # single label anywhere doubles every rank, spreading the unlabelled arrows too.
+    # Each box, circle and input then shows its own value and gradient.
     group_arrows = 0
     if opts.style == "book" and collapse:
         group_arrows = len({(unit_of[e["parent"]].dot_id, unit_of[e["child"]].dot_id)
@@ -621,6 +622,14 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             emit(key, unit.dot_id, shape="plain", label=_record_label(
                 unit.dot_id, html_text(node["label"]), i, opts, _op_text(node["op"]),
                 fill=_HIGHLIGHT if current else None))
+        elif node["op"] and quiet_groups:  # its arrows carry no numbers: it shows them
+            name = f'<BR/><FONT POINT-SIZE="9">{html_text(node["label"])}</FONT>' \
+                if node["label"] else ""
+            attrs = {"shape": "ellipse",
+                     "label": f"<{_op_text(node['op'])}{name}<BR/>{_group_numbers(i, opts)}>"}
+            if current:
+                attrs.update(style="filled", fillcolor=_HIGHLIGHT)
+            emit(key, unit.dot_id, **attrs)
         elif node["op"]:
             symbol = _OP_SYMBOLS.get(node["op"], node["op"])
             attrs = {"shape": "circle" if len(symbol) <= 4 else "ellipse",
@@ -631,10 +640,9 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             emit(key, unit.dot_id, **attrs)
         else:
             text = html_text(node["label"]) if node["label"] else opts.number(node["data"])
-            users = [unit_of[c] for c in index.children[i] if c in unit_of]
-            if quiet_groups and node["label"] and users and all(u.key is not None
-                                                                for u in users):
-                text += f"<BR/>{_group_numbers(i, opts)}"  # its arrows carry no numbers
+            if quiet_groups:  # its arrows carry no numbers
+                text = (f"{text}<BR/>{_group_numbers(i, opts)}" if node["label"]
+                        else _group_numbers(i, opts))
             attrs = {"shape": "plaintext", "label": f"<{text}>"}
             if current:
                 attrs.update(style="filled", fillcolor=_HIGHLIGHT)
@@ -677,8 +685,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             attrs = {"id": edge_id}
             if handed and opts.grad:
                 attrs.update(color=_HANDED, penwidth="2")
-            if opts.style == "book" and not (quiet_groups and (source.key is not None
-                                                               or target.key is not None)):
+            if opts.style == "book" and not quiet_groups:
                 parent = nodes[p]
                 name = html_text(parent["label"]) if parent["op"] and source.key is None else ""
                 attrs["label"] = _edge_label(edge_id, parent["data"], share, opts, name)
@@ -687,7 +694,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         root = snap["root"]
         seed_id = f"n{root}-seed"
         name = html_text(nodes[root]["label"]) if nodes[root]["label"] else "output"
-        if quiet_groups and unit_of[root].key is not None:
+        if quiet_groups:
             # Any edge label makes Graphviz double every rank, spreading the many
             # unlabelled arrows between groups: the numbers go beside the name.
             emit(None, f"n{root}_out", shape="plaintext",

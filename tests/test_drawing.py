@@ -410,3 +410,22 @@ def test_collapsed_neurons_are_drawn_in_their_natural_order(style):
     for layer in ("L0", "L1"):  # top to bottom: N0, N1, ..., N15 (not N10..N15 first)
         shown = sorted((name for name in tops if name.startswith(layer)), key=tops.__getitem__)
         assert shown == [f"{layer}.N{k}" for k in range(16)], shown
+
+
+def test_book_style_loss_over_an_mlp_puts_every_number_in_its_node():
+    # One labelled arrow anywhere would make Graphviz double every rank and spread the
+    # unlabelled arrows between layers again: the loss arithmetic shows its numbers too.
+    model = MLP(2, [16, 16, 1], seed=0)
+    out = model([0.87, -0.34])
+    assert isinstance(out, Value)
+    loss = (out - 1.0) ** 2
+    loss.label = "loss"
+    loss.backward()
+    picture = draw(loss, style="book")
+    assert "<TABLE" not in picture.source
+    texts = svg_texts(picture.svg())
+    ids = {n["label"]: n["id"] for n in snapshot(loss)["nodes"]}
+    assert texts[f"n{ids['loss']}"].split() == ["**2", "loss", format_number(loss.data), "1"]
+    diff = out.data - 1.0
+    assert any(t.split() == ["−", format_number(diff), format_number(2 * diff)]
+               for t in texts.values())  # d loss / d(out − 1) = 2 (out − 1)
