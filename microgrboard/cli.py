@@ -100,6 +100,9 @@ def draw_command(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in FORMATS:
         return _fail("draw", f"cannot write {str(output)!r}: unsupported suffix "
                      f"{output.suffix!r}; use one of {', '.join(FORMATS)}", 2)
+    if args.step is not None and args.no_grad:
+        return _fail("draw", f"--step {args.step} shows the backward pass's gradients; it "
+                     "cannot be combined with --no-grad (drop one of them)", 2)
     example = EXAMPLES[args.example]()
     try:
         picture = draw(example.output, style=args.style, grad=not args.no_grad, step=args.step)

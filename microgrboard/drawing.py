@@ -53,6 +53,10 @@ look up to update numbers without a new layout). ``{id}`` is the snapshot node i
   cells are ``a_e{parent}-{child}-{k}-data`` and ``a_e{parent}-{child}-{k}-grad``.
 * ``n{root}-seed``: the book style's edge after the root (cells
   ``a_n{root}-seed-data``/``-grad``).
+* book style with more than 20 arrows between collapsed groups (an MLP's layers):
+  no arrow carries a label (Graphviz stacks hundreds of them into a ribbon, and one
+  label anywhere doubles every rank), so there are no ``a_e...`` or seed cells; each
+  group's box, operation, input and the end point show value and gradient instead.
 * ``cluster_{k}``: a group's box when groups are drawn expanded (``collapse=False``).
 * a folded summary keeps these ids for the values it draws; its ``⋯`` box is
   ``folded`` and the edges out of it ``folded-{child}``.
@@ -103,6 +107,8 @@ FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "d
 DEFAULT_MAX_NODES = 3000
 SUMMARY_NODES = 60  # values a folded summary draws around the output
 SUMMARY_TIME_LIMIT = 20.0  # the summary is small: it always gets this long
+# Book style: past this many arrows between collapsed groups, they carry no value labels.
+_GROUP_ARROW_LABELS = 20
 LABEL_LIMIT = 200  # characters of a label drawn; Graphviz refuses HTML labels over 16 KB
 
 _FONT = "Helvetica,Arial,sans-serif"
@@ -349,6 +355,16 @@ def _edge_label(edge_id: str, data: float, share: float | None, opts: _Options,
     return f"<{table}{''.join(rows)}</TABLE>>"
 
 
+def _group_numbers(node_id: int, opts: _Options) -> str:
+    """A collapsed group's output value (and gradient, red) inside its book-style box."""
+    text = opts.number(opts.data[node_id])
+    if opts.grad:
+        grad = opts.grads[node_id]
+        text += (f' <FONT COLOR="{_UNKNOWN}">?</FONT>' if grad is None
+                 else f' <FONT COLOR="{_HANDED}">{opts.number(grad)}</FONT>')
+    return text
+
+
 def _op_text(op: str) -> str:
     return html_text(_OP_SYMBOLS.get(op, op))
 
@@ -427,17 +443,20 @@ def _long_edges(index: _Index, unit_of: dict[int, _Unit]) -> int:
 
 def _layout_size(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit],
                  style: Style) -> int:
-    """What ``max_nodes`` limits: the drawn nodes; a twentieth of the virtual nodes long
-    edges add (:func:`_long_edges`); and, in the book style, the labelled arrows
-    (Graphviz lays out an edge label as a node of its own: a book-style drawing takes
-    3-5 times as long as the record style of the same graph). Calibrated with
-    ``benchmarks/bench_drawing.py``: 3,000 of these take about 1.5 s."""
-    size = _node_count(units, style) + _long_edges(index, unit_of) // 20
+    """What ``max_nodes`` limits: the drawn nodes, plus a twentieth of the virtual nodes
+    Graphviz adds: those of long edges (:func:`_long_edges`) and, in the book style,
+    one per labelled arrow (Graphviz lays out an edge label as a node in a rank of its
+    own). Calibrated with ``benchmarks/bench_drawing.py``: 3,000 of these take about
+    1.5 s. Book-style arrows measured: a 3,000-value chain (2,997 labels) 1.5 s against
+    1.2 s in the record style, the 7th derivative of tanh (1,783 labels) 0.65 s, its
+    8th (5,020 labels, 17,000 long-edge virtual nodes) 6.3 s; counting a label as a
+    whole node folded the 7th though it draws in under a second."""
+    virtual = _long_edges(index, unit_of)
     if style == "book":
-        size += sum(1 for e in index.snap["edges"]
-                    if e["child"] in unit_of and e["parent"] in unit_of
-                    and unit_of[e["child"]] is not unit_of[e["parent"]]) + 1
-    return size
+        virtual += sum(1 for e in index.snap["edges"]
+                       if e["child"] in unit_of and e["parent"] in unit_of
+                       and unit_of[e["child"]] is not unit_of[e["parent"]]) + 1
+    return _node_count(units, style) + virtual // 20
 
 
 @dataclass
@@ -477,7 +496,8 @@ def _fold_far_values(index: _Index, units: list[_Unit], unit_of: dict[int, _Unit
     return kept, kept_of, _Folded(folded, into, len(index.nodes))
 
 
-def _folded_label(index: _Index, folded: _Folded) -> str:
+def _folded_label(index: _Index, folded: _Folded, expand: str) -> str:
+    """The ``⋯`` box: what it holds, and ``expand``, the call that draws it all."""
     nodes = index.nodes
     ops = Counter(_OP_SYMBOLS.get(nodes[i]["op"], nodes[i]["op"]) or "input/constant"
                   for i in folded.members)
@@ -489,7 +509,7 @@ def _folded_label(index: _Index, folded: _Folded) -> str:
     if named:
         more = f" (+{len(named) - 4:,})" if len(named) > 4 else ""
         lines.append(html_text(f"inputs: {', '.join(named[:4])}{more}", limit=80))
-    lines.append('<FONT POINT-SIZE="9">draw(..., max_nodes=None) draws them all</FONT>')
+    lines.append(f'<FONT POINT-SIZE="9">{html_text(expand)} draws them all</FONT>')
     return f"<{'<BR/>'.join(lines)}>"
 
 
@@ -512,7 +532,8 @@ def _layout_attributes(count: int) -> dict[str, str]:
 
 def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
            rankdir: str, units: list[_Unit], unit_of: dict[int, _Unit],
-           folded: _Folded | None = None, title: str = "") -> str:
+           folded: _Folded | None = None, title: str = "",
+           expand: str = "draw(..., max_nodes=None)") -> str:
     import graphviz
 
     snap, nodes = index.snap, index.nodes
@@ -521,6 +542,11 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                   **_layout_attributes(_layout_size(index, units, unit_of, opts.style))}
     if title:
         graph_attr.update(label=f"<{title}>", labelloc="t", labeljust="l", fontsize="11")
+    if collapse and any(unit.key is not None for unit in units):
+        # A layer's neurons all take the same inputs, so any order has as many crossings
+        # and Graphviz's would be arbitrary (N10..N15 before N0): keep the order they
+        # are emitted in (a value's consumers in id order: N0, N1, ..., N15).
+        graph_attr["ordering"] = "out"
     graph = graphviz.Digraph(
         "G",
         graph_attr=graph_attr,
@@ -551,6 +577,22 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                             style="rounded", color="gray60", fontname=_FONT)
         target.node(name, id=name, **attrs)
 
+    # Book style: with many arrows between collapsed groups (a 16×16 layer pair makes
+    # 256), no arrow carries a label: Graphviz stacks such labels into a ribbon, and a
+    # single label anywhere doubles every rank, spreading the unlabelled arrows too.
+    # Each box, circle and input then shows its own value and gradient.
+    group_arrows = 0
+    if opts.style == "book" and collapse:
+        group_arrows = len({(unit_of[e["parent"]].dot_id, unit_of[e["child"]].dot_id)
+                            for e in snap["edges"]
+                            if e["parent"] in unit_of and e["child"] in unit_of
+                            and unit_of[e["parent"]].key is not None
+                            and unit_of[e["child"]].key is not None
+                            and unit_of[e["parent"]] is not unit_of[e["child"]]})
+    quiet_groups = group_arrows > _GROUP_ARROW_LABELS
+    if quiet_groups:  # many unlabelled arrows pass each rank: keep their spacing small
+        graph.attr("graph", nodesep="0.06")
+
     for unit in units:
         current = opts.current in unit.members
         if unit.key is not None and collapse:
@@ -561,6 +603,8 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
                 op = nodes[out]["op"]
                 if opts.style == "record":
                     label = _record_label(unit.dot_id, title_text, out, opts, _op_text(op), fill)
+                elif quiet_groups:
+                    label = f"<{title_text}<BR/>{_op_text(op)}<BR/>{_group_numbers(out, opts)}>"
                 else:
                     label = f"<{title_text}<BR/>{_op_text(op)}>"
             else:
@@ -578,6 +622,14 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             emit(key, unit.dot_id, shape="plain", label=_record_label(
                 unit.dot_id, html_text(node["label"]), i, opts, _op_text(node["op"]),
                 fill=_HIGHLIGHT if current else None))
+        elif node["op"] and quiet_groups:  # its arrows carry no numbers: it shows them
+            name = f'<BR/><FONT POINT-SIZE="9">{html_text(node["label"])}</FONT>' \
+                if node["label"] else ""
+            attrs = {"shape": "ellipse",
+                     "label": f"<{_op_text(node['op'])}{name}<BR/>{_group_numbers(i, opts)}>"}
+            if current:
+                attrs.update(style="filled", fillcolor=_HIGHLIGHT)
+            emit(key, unit.dot_id, **attrs)
         elif node["op"]:
             symbol = _OP_SYMBOLS.get(node["op"], node["op"])
             attrs = {"shape": "circle" if len(symbol) <= 4 else "ellipse",
@@ -588,6 +640,9 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             emit(key, unit.dot_id, **attrs)
         else:
             text = html_text(node["label"]) if node["label"] else opts.number(node["data"])
+            if quiet_groups:  # its arrows carry no numbers
+                text = (f"{text}<BR/>{_group_numbers(i, opts)}" if node["label"]
+                        else _group_numbers(i, opts))
             attrs = {"shape": "plaintext", "label": f"<{text}>"}
             if current:
                 attrs.update(style="filled", fillcolor=_HIGHLIGHT)
@@ -595,7 +650,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
 
     if folded is not None:
         emit(None, "folded", shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3",
-             label=_folded_label(index, folded))
+             label=_folded_label(index, folded, expand))
         for consumer, operands in folded.into.items():
             attrs = {"id": f"folded-{consumer}", "style": "dashed", "color": "gray50"}
             if operands > 1:
@@ -630,7 +685,7 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
             attrs = {"id": edge_id}
             if handed and opts.grad:
                 attrs.update(color=_HANDED, penwidth="2")
-            if opts.style == "book":
+            if opts.style == "book" and not quiet_groups:
                 parent = nodes[p]
                 name = html_text(parent["label"]) if parent["op"] and source.key is None else ""
                 attrs["label"] = _edge_label(edge_id, parent["data"], share, opts, name)
@@ -639,9 +694,16 @@ def _build(index: _Index, grouping: _Grouping, opts: _Options, collapse: bool,
         root = snap["root"]
         seed_id = f"n{root}-seed"
         name = html_text(nodes[root]["label"]) if nodes[root]["label"] else "output"
-        emit(None, f"n{root}_out", shape="plaintext", label=f"<{name}>")
-        graph.edge(unit_of[root].dot_id, f"n{root}_out", id=seed_id,
-                   label=_edge_label(seed_id, nodes[root]["data"], opts.grads[root], opts))
+        if quiet_groups:
+            # Any edge label makes Graphviz double every rank, spreading the many
+            # unlabelled arrows between groups: the numbers go beside the name.
+            emit(None, f"n{root}_out", shape="plaintext",
+                 label=f"<{name}<BR/>{_group_numbers(root, opts)}>")
+            graph.edge(unit_of[root].dot_id, f"n{root}_out", id=seed_id)
+        else:
+            emit(None, f"n{root}_out", shape="plaintext", label=f"<{name}>")
+            graph.edge(unit_of[root].dot_id, f"n{root}_out", id=seed_id,
+                       label=_edge_label(seed_id, nodes[root]["data"], opts.grads[root], opts))
 
     for cluster_graph in clusters.values():
         graph.subgraph(cluster_graph)
@@ -809,6 +871,17 @@ def draw(
     if isinstance(graph, Module):
         from microgrboard.network import draw_network
 
+        graph_only = {"style": (style, "record"), "rankdir": (rankdir, "LR"),
+                      "step": (step, None), "group": (group, "auto"),
+                      "collapse": (collapse, True), "max_nodes": (max_nodes, DEFAULT_MAX_NODES)}
+        ignored = [f"{name}={value!r}" for name, (value, default) in graph_only.items()
+                   if value is not default and value != default]
+        if ignored:
+            raise ValueError(
+                f"{', '.join(ignored)}: option{'s' if len(ignored) > 1 else ''} of a graph "
+                f"drawing, unused by the network view of {type(graph).__name__} (it takes x, "
+                "grad, precision, renderer and time_limit); draw the graph it computes "
+                "with them, e.g. draw(model([1.0, 2.0]), ...)")
         return draw_network(graph, x=x, grad=bool(grad), precision=precision,
                             renderer=renderer, time_limit=time_limit)
     if not isinstance(graph, (Value, Mapping)):
@@ -865,18 +938,23 @@ def draw(
             if size <= max_nodes:
                 break
 
-    def summary(reason: str) -> Drawing:
+    def summary(reason: str, timed_out: bool = True) -> Drawing:
         kept, kept_of, folded = _fold_far_values(index, units, unit_of, SUMMARY_NODES)
+        # Past max_nodes, lifting it draws everything; past the time limit (or with
+        # max_nodes already None) only waiting longer does.
+        expand = ("draw(..., time_limit=None)" if timed_out or max_nodes is None
+                  else "draw(..., max_nodes=None)")
         text = (f"{reason}: drawn are the {len(kept_of):,} values nearest the output of "
                 f"{folded.total:,}; the box ⋯ stands for the other {len(folded.members):,}. "
-                "draw(..., max_nodes=None) draws them all (it may take minutes), "
+                f"{expand} draws them all (it may take minutes), "
                 "draw(v) draws the graph below a value v")
         title = html_text(f"{reason}: the {len(kept_of):,} values nearest the output of "
                           f"{folded.total:,} are drawn", limit=None)
         box = folded if folded.members else None  # a small graph that ran out of time
         if box is None:
             text = f"{reason}; drawn whole with the summary's time limit"
-        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, box, title)
+        source = _build(index, grouping, opts, folding, rankdir, kept, kept_of, box, title,
+                        expand)
         return Drawing(source, renderer=renderer,
                        node_count=_node_count(kept, style) + (box is not None),
                        time_limit=max(time_limit or 0.0, SUMMARY_TIME_LIMIT), folded=text)
@@ -889,7 +967,7 @@ def draw(
             extra = "labelled arrows and long edges" if style == "book" else "long edges"
             reason = (f"{nodes:,} nodes with their {extra} (layout size {size:,}) are more "
                       f"than max_nodes={max_nodes:,}")
-        return summary(reason)
+        return summary(reason, timed_out=False)
     source = _build(index, grouping, opts, folding, rankdir, units, unit_of)
     return Drawing(source, renderer=renderer, node_count=_node_count(units, style),
                    time_limit=time_limit,

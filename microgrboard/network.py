@@ -70,6 +70,8 @@ def _inputs(x: object, nin: int) -> list[float]:
         number = item.data if isinstance(item, Value) else item
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise TypeError(f"x[{i}] must be a number, got {type(item).__name__} {item!r}")
+        if not math.isfinite(number):
+            raise ValueError(f"x[{i}] must be a finite number, got {number!r}")
         values.append(float(number))
     return values
 
@@ -217,9 +219,12 @@ def draw_network(
     swatches = "".join(
         f'<TD BGCOLOR="{_signed_colour(t, 1.0)}" BORDER="1" COLOR="gray70" WIDTH="14" '
         'HEIGHT="10"></TD>' for t in (-1, -0.66, -0.33, 0, 0.33, 0.66, 1))
-    rows = [f"<TR><TD ALIGN=\"LEFT\" COLSPAN=\"9\">edges: {what}s, blue positive, orange "
-            f"negative; thicker and darker for a larger |{what}| (largest "
-            f"{number(edge_scale)})</TD></TR>"]
+    if grad and edge_scale == 0:  # every gradient is 0: nothing has been back-propagated
+        edges_text = "edges: no gradients yet: call backward() on a loss first"
+    else:
+        edges_text = (f"edges: {what}s, blue positive, orange negative; thicker and darker "
+                      f"for a larger |{what}| (largest {number(edge_scale)})")
+    rows = [f'<TR><TD ALIGN="LEFT" COLSPAN="9">{edges_text}</TD></TR>']
     if inputs is not None:
         rows.append(f'<TR><TD ALIGN="LEFT">fill: activation on x</TD><TD>−</TD>{swatches}'
                     '<TD>+</TD></TR>')

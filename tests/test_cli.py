@@ -127,3 +127,11 @@ def test_demo_writes_pictures_and_a_player_into_a_new_folder_each_run(tmp_path, 
                          "apple-orange_record.png", "apple-tax_book.png", "apple-tax_record.png"]
     png = (tmp_path / "out" / "002" / "apple-tax_record.png").read_bytes()
     assert struct.unpack(">II", png[16:24])[0] >= 900
+
+
+def test_draw_step_with_no_grad_names_both_flags(tmp_path, capsys):
+    target = tmp_path / "x.svg"
+    assert main(["draw", "apple-tax", "-o", str(target), "--step", "2", "--no-grad"]) == 2
+    err = capsys.readouterr().err
+    assert "--step 2" in err and "--no-grad" in err
+    assert not target.exists()

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrboard import Value
+from microgrboard import Value, topological_order
 from microgrboard.drawing import (
     RenderError,
     draw,
@@ -361,3 +361,71 @@ def test_drawing_does_not_import_the_examples():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_book_style_mlp_draws_neurons_as_a_grid_not_a_ribbon_of_labels():
+    # 256 arrows between two collapsed 16-neuron layers: labelled, Graphviz stacked their
+    # labels into a 589 × 12,517 pt ribbon. Unlabelled, the numbers go into the boxes.
+    model = MLP(2, [16, 16, 1], seed=0)
+    out = model([0.87, -0.34])
+    assert isinstance(out, Value)
+    out.backward()
+    picture = draw(out, style="book")
+    assert "<TABLE" not in picture.source  # no arrow carries a label (no rank doubling)
+    svg = picture.svg()
+    width, height = (float(v) for v in re.search(
+        r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups())  # type: ignore[union-attr]
+    assert height < 1_500 and width < 1_200, (width, height)
+    texts = svg_texts(svg)
+    ids = {n["label"]: n["id"] for n in snapshot(out)["nodes"]}
+    hidden = model.layers[1].neurons[5]
+    value = hidden([n([0.87, -0.34]).data for n in model.layers[0].neurons])
+    assert isinstance(value, Value)
+    box = texts[f"n{ids['L1.N5']}"].split()
+    assert box[:3] == ["L1.N5", "relu", format_number(value.data)]
+    assert texts[f"n{ids['L2.N0']}_out"].split() == ["L2.N0", format_number(out.data), "1"]
+    x0 = next(v for v in topological_order(out) if v.label == "x0")
+    assert texts[f"n{ids['x0']}"].split() == ["x0", "0.87", format_number(x0.grad)]
+
+
+def test_book_style_keeps_arrow_labels_between_a_few_groups():
+    out = MLP(2, [3, 1], seed=0)([0.5, -1.0])
+    assert isinstance(out, Value)
+    out.backward()
+    source = draw(out, style="book").source
+    assert source.count("<TABLE") >= 3 + 6 + 1  # hidden → output, inputs → hidden, the seed
+
+
+@pytest.mark.parametrize("style", ["record", "book"])
+def test_collapsed_neurons_are_drawn_in_their_natural_order(style):
+    out = MLP(2, [16, 16, 1], seed=0)([0.87, -0.34])
+    assert isinstance(out, Value)
+    out.backward()
+    tops: dict[str, float] = {}
+    for g in ET.fromstring(draw(out, style=style).svg()).iter(f"{SVG}g"):
+        texts = list(g.iter(f"{SVG}text")) if g.get("class") == "node" else []
+        found = re.search(r"\bL[01]\.N\d+\b", " ".join(t.text or "" for t in texts))
+        if found:
+            tops[found.group()] = min(float(t.get("y", "0")) for t in texts)
+    for layer in ("L0", "L1"):  # top to bottom: N0, N1, ..., N15 (not N10..N15 first)
+        shown = sorted((name for name in tops if name.startswith(layer)), key=tops.__getitem__)
+        assert shown == [f"{layer}.N{k}" for k in range(16)], shown
+
+
+def test_book_style_loss_over_an_mlp_puts_every_number_in_its_node():
+    # One labelled arrow anywhere would make Graphviz double every rank and spread the
+    # unlabelled arrows between layers again: the loss arithmetic shows its numbers too.
+    model = MLP(2, [16, 16, 1], seed=0)
+    out = model([0.87, -0.34])
+    assert isinstance(out, Value)
+    loss = (out - 1.0) ** 2
+    loss.label = "loss"
+    loss.backward()
+    picture = draw(loss, style="book")
+    assert "<TABLE" not in picture.source
+    texts = svg_texts(picture.svg())
+    ids = {n["label"]: n["id"] for n in snapshot(loss)["nodes"]}
+    assert texts[f"n{ids['loss']}"].split() == ["**2", "loss", format_number(loss.data), "1"]
+    diff = out.data - 1.0
+    assert any(t.split() == ["−", format_number(diff), format_number(2 * diff)]
+               for t in texts.values())  # d loss / d(out − 1) = 2 (out − 1)

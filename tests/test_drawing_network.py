@@ -153,3 +153,39 @@ def test_bad_modules_and_inputs_are_named(model):
 def test_the_network_view_runs_under_the_time_limit(model):
     with pytest.raises(LayoutTimeout):
         draw(model, time_limit=0.01).svg()
+
+
+@pytest.mark.parametrize("option", [{"style": "book"}, {"step": 1}, {"step": 0},
+                                    {"rankdir": "TB"}, {"group": None}, {"collapse": False},
+                                    {"max_nodes": None}])
+def test_graph_options_are_refused_not_ignored(model, option):
+    (name, value), = option.items()
+    with pytest.raises(ValueError, match=rf"^{name}={value!r}: option of a graph drawing, "
+                                         r"unused by the network view of MLP"):
+        draw(model, **option)
+
+
+def test_several_ignored_options_are_all_named(model):
+    with pytest.raises(ValueError, match=r"^style='book', step=1: options of a graph drawing"):
+        draw(model, style="book", step=1)
+    # the defaults, spelled out, are not options it ignores
+    assert draw(model, style="record", rankdir="LR", step=None, group="auto").node_count > 0
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_x_must_be_finite(model, bad):
+    with pytest.raises(ValueError, match=rf"x\[0\] must be a finite number, got {bad!r}"):
+        draw(model, x=[bad, 1.0])
+
+
+def test_grad_before_backward_says_there_are_no_gradients_yet():
+    fresh = MLP(2, [3, 1], seed=0)
+    graph = parsed(draw(fresh, grad=True))  # kept: its nodes read from it
+    legend = graph.get_node("legend").attr["label"]
+    assert "no gradients yet: call backward()" in legend and "largest" not in legend
+    out = fresh([0.5, -1.0])
+    assert isinstance(out, Value)
+    out.backward()
+    graph = parsed(draw(fresh, grad=True))
+    legend = graph.get_node("legend").attr["label"]
+    assert "gradients, blue positive" in legend and "no gradients yet" not in legend

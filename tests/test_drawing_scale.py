@@ -134,9 +134,21 @@ def test_long_edges_count_towards_the_budget():
 
 
 def test_book_style_counts_its_labelled_arrows():
-    root = chain(301)  # 301 values, 400 arrows
-    assert draw(root, style="book", max_nodes=600).folded is not None
-    assert draw(root, style="record", max_nodes=600).folded is None
+    root = chain(301)  # 301 values, 300 labelled arrows: a twentieth of a node each
+    assert draw(root, style="record", max_nodes=310).folded is None
+    book = draw(root, style="book", max_nodes=310)
+    assert book.folded is not None
+    assert re.search(r"labelled arrows and long edges \(layout size 317\)", book.folded)
+    assert draw(root, style="book", max_nodes=317).folded is None
+
+
+def test_book_style_draws_dezero_step_35_in_full_and_folds_the_8th():
+    # Measured (benchmarks/bench_drawing.py): the 7th derivative lays out in the book
+    # style in under a second; the 8th takes 6 s or more.
+    seventh = draw(tanh_derivative(7), style="book")
+    assert seventh.folded is None and seventh.node_count == 936  # 935 values + end point
+    eighth = draw(tanh_derivative(8), style="book")
+    assert eighth.folded is not None and "max_nodes=3,000" in eighth.folded
 
 
 # --- a time limit, never a hang --------------------------------------------------------
@@ -152,6 +164,19 @@ def test_a_layout_out_of_time_becomes_the_summary(renderer):
     assert "did not lay out all 351 nodes within time_limit=0.01 s" in picture.folded
     assert "folded" in svg_ids(svg)
     assert picture.node_count == SUMMARY_NODES + 1
+    # Lifting max_nodes would not help: the advice is to wait, in words and in the box.
+    assert "draw(..., time_limit=None) draws them all (it may take minutes)" in picture.folded
+    assert "max_nodes=None" not in picture.folded
+    assert "time_limit=None) draws them all" in picture.source
+    assert "max_nodes=None" not in picture.source
+
+
+def test_a_timeout_with_max_nodes_none_suggests_time_limit_none():
+    picture = draw(tanh_derivative(6), max_nodes=None, time_limit=0.01)
+    picture.svg()
+    assert picture.folded is not None
+    assert "draw(..., time_limit=None) draws them all" in picture.folded
+    assert "max_nodes=None" not in picture.folded and "max_nodes=None" not in picture.source
 
 
 def test_a_small_graph_out_of_time_is_drawn_whole_with_a_note():

@@ -120,9 +120,9 @@ def test_running_sum_where_a_value_feeds_several_consumers() -> None:
     # b is processed before a (reverse topological order): x hears 1.5 first.
     assert "∂L/∂L × ∂L/∂b = 1 × 1 = 1" not in lines  # b has one consumer: plain form
     assert "∂L/∂b = 1 × 1 = 1" in lines
-    assert "∂L/∂b × ∂b/∂x = 1 × 1.5 = 1.5" in lines
+    assert "∂L/∂b × (local ∂b/∂x) = 1 × 1.5 = 1.5" in lines
     assert "∂L/∂x so far: 1.5 (1 of 2 paths)" in lines
-    assert "∂L/∂a × ∂a/∂x = 1 × 0.5 = 0.5" in lines
+    assert "∂L/∂a × (local ∂a/∂x) = 1 × 0.5 = 0.5" in lines
     assert "∂L/∂x = 1.5 + 0.5 = 2" in lines  # d(xy + xz)/dx = y + z
     x_step = payload["frames"][-1]  # x is id 0: the last backward step
     assert x_step["node"] == 0 and x_step["lines"][0]["text"] == "∂L/∂x = 1.5 + 0.5 = 2"
@@ -136,7 +136,7 @@ def test_a_value_used_twice_by_one_node_sums_both_operands() -> None:
     square = x * x
     square.label = "s"
     lines = [line["text"] for f in player_payload(square)["frames"] for line in f["lines"]]
-    assert lines.count("∂s/∂s × ∂s/∂x = 1 × 3 = 3") == 2
+    assert lines.count("∂s/∂s × (local ∂s/∂x) = 1 × 3 = 3") == 2
     assert "∂s/∂x = 3 + 3 = 6" in lines  # d(x²)/dx = 2x
 
 
@@ -286,8 +286,11 @@ def test_play_refuses_what_is_not_a_graph() -> None:
         play([1, 2])  # type: ignore[arg-type]
     from microgrboard.nn import MLP
 
-    with pytest.raises(TypeError, match=r"got MLP, a model: play what it computes"):
+    with pytest.raises(TypeError, match=r"got MLP, a model: play what it computes, "
+                                        r"e\.g\. play\(model\(\[1\.0, 2\.0\]\)\)$"):
         play(MLP(2, [2, 1], seed=0))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"e\.g\. player_payload\(model\("):
+        player_payload(MLP(2, [2, 1], seed=0))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="style must be 'record' or 'book', got 'table'"):
         play(Value(1.0), style="table")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="snapshot"):
@@ -349,3 +352,20 @@ def test_transcript_reads_the_steps_as_text() -> None:
     assert everything.count("\n") > len(backward)
     with pytest.raises(ValueError, match="phase must be"):
         player.transcript("sideways")
+
+
+def test_the_local_derivative_reads_apart_from_the_total() -> None:
+    # w = (x·x + x)·x: the root consumes x directly, so its local ∂w/∂x (6) and the
+    # total ∂w/∂x (16 = 3x² + 2x at x = 2) must not be written the same way.
+    x = Value(2.0, "x")
+    w = (x * x + x) * x
+    w.label = "w"
+    w.backward()
+    assert x.grad == 16.0
+    lines = [line["text"] for f in player_payload(w)["frames"] for line in f["lines"]]
+    assert "∂w/∂w × (local ∂w/∂x) = 1 × 6 = 6" in lines
+    assert "∂w/∂x so far: 6 (1 of 4 paths)" in lines
+    assert lines[-2] == "∂w/∂x = 6 + 2 + 4 + 4 = 16"
+    totals = [t for t in lines if t.startswith("∂w/∂x = ")]
+    assert totals and all(t.endswith("= 16") for t in totals)  # ∂w/∂x names the total only
+    assert not any(" × ∂w/∂x" in t for t in lines)

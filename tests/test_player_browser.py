@@ -316,3 +316,55 @@ def test_the_module_as_the_board_uses_it(browser: Any) -> None:
             page.evaluate("() => createPlayer(document.getElementById('host'), {schema: 0})")
     finally:
         context.close()
+
+
+READ_FOCUS = """(root) => {
+  const graph = root.querySelector('.mgb-graph');
+  const focus = root.querySelector('.mgb-graph .mgb-current');
+  const box = (r) => [r.left, r.top, r.right, r.bottom];
+  const g = graph.getBoundingClientRect();
+  return {focus: focus && box(focus.getBoundingClientRect()),
+          view: [g.left + graph.clientLeft, g.top + graph.clientTop,
+                 g.left + graph.clientLeft + graph.clientWidth,
+                 g.top + graph.clientTop + graph.clientHeight],
+          tall: graph.scrollHeight > graph.clientHeight + 100,
+          pageY: window.scrollY};
+}"""
+
+
+def test_a_tall_graph_scrolls_the_current_node_into_view(browser: Any, tmp_path: Path) -> None:
+    from microgrboard.nn import MLP
+
+    out = MLP(2, [16, 16, 1], seed=0)([0.87, -0.34])
+    player_ = play(out)
+    path = player_.save(tmp_path / "tall.html")
+    watched = Watched(browser, path.as_uri())
+    page = watched.page
+    try:
+        from playwright.sync_api import expect
+
+        player = page.locator(".mgb-player")
+        expect(player).to_have_attribute("data-frame", "0")
+        page.locator(".mgb-player button[data-action='zoom']").click()  # full size: taller
+        handle = player.element_handle()
+        assert page.evaluate(READ_FOCUS, handle)["tall"]  # the graph's box scrolls
+        page_y = page.evaluate("() => window.scrollY")
+        slider = page.locator(".mgb-slider")
+        last = player_.frame_count - 1
+        checked = 0
+        for frame in [*range(0, last + 1, 23), last, 1, last - 1]:  # far apart, both ways
+            slider.fill(str(frame))
+            expect(player).to_have_attribute("data-frame", str(frame))
+            shown = page.evaluate(READ_FOCUS, handle)
+            if shown["focus"] is None:
+                continue
+            left, top, right, bottom = shown["focus"]
+            v_left, v_top, v_right, v_bottom = shown["view"]
+            assert v_top <= top and bottom <= v_bottom, (frame, shown)
+            assert v_left <= left and right <= v_right, (frame, shown)
+            checked += 1
+        assert checked >= 15
+        assert page.evaluate("() => window.scrollY") == page_y  # the page did not move
+        assert watched.problems == []
+    finally:
+        watched.close()

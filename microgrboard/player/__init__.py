@@ -14,8 +14,9 @@ step, in topological order: ``apple_price = apple × apple_count = 100 × 2 =
 :func:`~microgrboard.core.backward_steps`, with the chain rule written out:
 upstream gradient × local derivative = what the node hands that input
 (``∂price/∂apple = 1.1 × 2 = 2.2``), and the running sum where a value feeds
-several consumers (``∂L/∂x = 0.5 + 1.5 = 2``). Before the first backward step
-no gradient is shown. Keys: → and ← step, Home and End jump; buttons and a
+several consumers (``∂L/∂a × (local ∂a/∂x) = 1 × 0.5 = 0.5``, then ``∂L/∂x = 1.5 +
+0.5 = 2``: ``∂L/∂x`` always names the total, the local derivative says so). Before
+the first backward step no gradient is shown. Keys: → and ← step, Home and End jump; buttons and a
 slider do the same.
 
 One JavaScript implementation (``player.js``, an ES module with no build step)
@@ -127,7 +128,7 @@ def _as_played(graph: object, what: str, max_nodes: int | None) -> Snapshot:
     kind = type(graph).__name__
     if callable(getattr(graph, "parameters", None)):  # an nn Module
         raise TypeError(f"{what} takes a Value or a snapshot dict, got {kind}, a model: "
-                        f"play what it computes, e.g. {what}(model([1.0, 2.0]))")
+                        f"play what it computes, e.g. {what.removesuffix('()')}(model([1.0, 2.0]))")
     shown = repr(graph)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     raise TypeError(f"{what} takes a Value (the output of a computation) or a snapshot "
@@ -356,7 +357,9 @@ def player_payload(graph: Snapshot | Mapping[str, Any] | Value, style: Style = "
             if g.uses[p] == 1:
                 frame.lines.append(_Line("chain", f"{g.partial(p)} = {product}", p, edge_id))
             else:
-                chain = f"{g.partial(i)} × ∂{names[i]}/∂{names[p]}"
+                # "local": the consumer's own derivative, not the total ∂root/∂p summed below
+                # (they read alike where the consumer is the root).
+                chain = f"{g.partial(i)} × (local ∂{names[i]}/∂{names[p]})"
                 frame.lines.append(_Line("chain", f"{chain} = {product}", p, edge_id))
                 total = _running_total(received[p])
                 if len(received[p]) == g.uses[p]:

@@ -130,6 +130,25 @@ export function createPlayer(element, payload, options = {}) {
   let marked = [];  // elements carrying mgb-current / mgb-flow / mgb-changed
 
   // ---- showing a frame
+  // Scroll the graph's own box (never the page around it) by as little as brings
+  // ``node`` into view, with a small margin: a tall graph keeps its current node visible.
+  function showInGraph(node) {
+    const box = node.getBoundingClientRect();
+    const frame = graph.getBoundingClientRect();
+    const margin = 12;
+    const shift = (start, end, viewStart, viewSize) => {
+      const viewEnd = viewStart + viewSize;
+      if (end - start + 2 * margin > viewSize) {  // bigger than the view: show its start
+        return start >= viewStart && start < viewEnd ? 0 : start - viewStart - margin;
+      }
+      if (start < viewStart + margin) return start - viewStart - margin;
+      if (end > viewEnd - margin) return end - viewEnd + margin;
+      return 0;
+    };
+    graph.scrollTop += shift(box.top, box.bottom, frame.top + graph.clientTop, graph.clientHeight);
+    graph.scrollLeft += shift(box.left, box.right, frame.left + graph.clientLeft,
+                              graph.clientWidth);
+  }
   let current = -1;
   function go(frame) {
     const target = Math.max(0, Math.min(last, Math.round(Number(frame)) || 0));
@@ -154,6 +173,8 @@ export function createPlayer(element, payload, options = {}) {
     mark(shown.focus, "mgb-current");
     mark(shown.flow, "mgb-flow");
     mark(shown.set.map(([id]) => id), "mgb-changed");
+    const focused = shown.focus.map((id) => byId.get(id)).find(Boolean);
+    if (focused) showInGraph(focused);
     element.classList.toggle("mgb-phase-forward", shown.phase === "forward");
     element.classList.toggle("mgb-phase-backward", shown.phase === "backward");
     element.dataset.frame = String(target);
