@@ -142,13 +142,14 @@ def _outputs(model: Model, x: Point, loss: str) -> Value | list[Value]:
     return out
 
 
-def _check_labels(y: Sequence[int], loss: str) -> list[int]:
+def _check_labels(y: Sequence[int], loss: str, name: str = "y") -> list[int]:
     """Class indices 0, 1, ... (binary losses also accept -1/+1 and read -1 as 0)."""
     labels = list(y)
     if loss == "cross_entropy":
-        bad = [v for v in labels if isinstance(v, bool) or not isinstance(v, int) or v < 0]
-        if bad:
-            raise ValueError(f"cross_entropy labels must be class indices 0, 1, ..., got {bad[:5]}")
+        for i, v in enumerate(labels):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name}[{i}] = {v!r}: cross_entropy labels must be class "
+                                 "indices 0, 1, ...")
         return labels
     values = set(labels)
     if values <= {0, 1}:
@@ -212,6 +213,9 @@ def steps_per_epoch(n_samples: int, batch_size: int | None) -> int:
     >>> steps_per_epoch(1437, 32), steps_per_epoch(100, None)
     (45, 1)
     """
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
     if batch_size is None or batch_size >= n_samples:
         return 1
     return math.ceil(n_samples / batch_size)
@@ -357,7 +361,7 @@ def _check_test_set(
     if len(X_test) != len(y_test) or not X_test:
         raise ValueError(f"test has {len(X_test)} points and {len(y_test)} labels "
                          "(must match, and not be empty)")
-    _check_labels(y_test, loss)
+    _check_labels(y_test, loss, "y_test")
     _check_points("X_test", X_test, length)
     _check_classes("y_test", y_test, classes)
     return X_test, y_test
@@ -421,12 +425,18 @@ def train_digits(
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
         raise ValueError(f"hidden must be a positive int, got {hidden!r}")
     train, test = digits(seed=seed) if data is None else data
-    model = MLP(len(train.X[0]), [hidden, 10], init=init, seed=seed)
-    steps = epochs * steps_per_epoch(len(train.X), batch_size)
+    try:
+        (X, y), (X_test, y_test) = train, test  # Datasets, or plain (X, y) pairs
+    except (TypeError, ValueError):
+        raise TypeError("data must be (train, test), each a Dataset or an (X, y) pair, got "
+                        f"{type(data).__name__}") from None
+    model = MLP(len(X[0]), [hidden, 10], init=init, seed=seed)
+    steps = epochs * steps_per_epoch(len(X), batch_size)
     optimizer = Adam(model.parameters(), lr=lr, schedule=CosineAnnealingLR(T_max=steps))
     history = train_classifier(
-        model, train.X, train.y, optimizer, steps, loss="cross_entropy",
-        batch_size=batch_size, seed=seed, test=test, on_step=on_step, on_epoch=on_epoch,
+        model, X, y, optimizer, steps, loss="cross_entropy",
+        batch_size=batch_size, seed=seed, test=(X_test, y_test), on_step=on_step,
+        on_epoch=on_epoch,
         progress=progress,
     )
     return model, history

@@ -317,7 +317,9 @@ def test_ten_class_bad_input_is_caught_before_training(
         fit(points, train.y[:20])
     with pytest.raises(ValueError, match="expected 64 inputs, got 63"):
         fit([x[:63] for x in train.X[:20]], train.y[:20])  # all short: the model says so
-    with pytest.raises(ValueError, match=r"y_test\[2\] = -1|class indices"):
+    with pytest.raises(ValueError, match=r"y\[5\] = -1: cross_entropy labels must be class"):
+        fit(train.X[:20], [*train.y[:5], -1, *train.y[6:20]])
+    with pytest.raises(ValueError, match=r"y_test\[2\] = -1: cross_entropy labels"):
         fit(train.X[:20], train.y[:20], test=(test.X[:3], [0, 1, -1]))
     with pytest.raises(ValueError, match=r"y_test\[1\] = 12 is not a class"):
         fit(train.X[:20], train.y[:20], test=(test.X[:3], [0, 12, 1]))
@@ -337,6 +339,17 @@ def test_train_digits_recipe_on_a_subset(small_digits: tuple[Dataset, Dataset]) 
     assert history.test_accuracy[-1] > 0.75  # 60 test images never trained on; chance is 10 %
     with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
         train_digits(epochs=0, data=small_digits)
+    for batch_size in (0, -5, True):
+        with pytest.raises(ValueError, match=rf"batch_size must be a positive int or None, "
+                                             rf"got {batch_size!r}"):
+            train_digits(epochs=1, batch_size=batch_size, data=small_digits)
+    with pytest.raises(TypeError, match="data must be .train, test."):
+        train_digits(epochs=1, data=small_digits[0])  # type: ignore[arg-type]
+    (train, test) = small_digits
+    plain = ((list(train.X), list(train.y)), (list(test.X), list(test.y)))
+    _, from_pairs = train_digits(epochs=1, hidden=16, data=plain)  # type: ignore[arg-type]
+    _, from_datasets = train_digits(epochs=1, hidden=16, data=small_digits)
+    assert from_pairs.test_accuracy == from_datasets.test_accuracy  # same data, same numbers
 
 
 def test_cli_trains_on_digits_and_logs_the_run(
