@@ -30,8 +30,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from microgrboard import Value, grad
+from microgrboard import Value
 from microgrboard.drawing import draw
+from microgrboard.examples import tanh_derivative
 from microgrboard.layout import LayoutTimeout, run_graphviz
 from microgrboard.nn import MLP
 from microgrboard.snapshot import snapshot
@@ -41,15 +42,6 @@ def chain(values: int) -> Value:
     y = Value(0.5, "x")
     for _ in range((values - 1) // 3):
         y = (y * Value(1.0001)).tanh()
-    y.backward()
-    return y
-
-
-def tanh_derivative(order: int) -> Value:
-    x = Value(1.0, "x")
-    y = x.tanh()
-    for _ in range(order):
-        (y,) = grad(y, [x], create_graph=True)
     y.backward()
     return y
 
@@ -75,13 +67,13 @@ def cases(quick: bool) -> list[Case]:
     mlps = [([8, 1], 1), ([16, 16, 1], 1)] if quick else [
         ([8, 1], 1), ([16, 16, 1], 1), ([16, 16, 1], 3), ([16, 16, 1], 8), ([16, 16, 1], 15)]
     found: list[Case] = [(f"chain {n:,}", lambda n=n: chain(n), {}) for n in chains]
-    found += [(f"tanh d{k}", lambda k=k: tanh_derivative(k), {}) for k in orders]
+    found += [(f"tanh d{k}", lambda k=k: tanh_derivative(k).output, {}) for k in orders]
     found += [(f"MLP(2,{s})x{p}", lambda s=s, p=p: mlp_loss(s, p), {"group": None})
               for s, p in mlps]
-    book: list[Case] = [("tanh d6 book", lambda: tanh_derivative(6), {"style": "book"})]
+    book: list[Case] = [("tanh d6 book", lambda: tanh_derivative(6).output, {"style": "book"})]
     if not quick:
-        book += [("tanh d7 book", lambda: tanh_derivative(7), {"style": "book"}),
-                 ("tanh d8 book", lambda: tanh_derivative(8), {"style": "book"}),
+        book += [("tanh d7 book", lambda: tanh_derivative(7).output, {"style": "book"}),
+                 ("tanh d8 book", lambda: tanh_derivative(8).output, {"style": "book"}),
                  ("chain 2,800 book", lambda: chain(2_800), {"style": "book"}),
                  ("chain 3,000 book", lambda: chain(3_000), {"style": "book"}),
                  ("MLP(2,[16,16,1])x3 book", lambda: mlp_loss([16, 16, 1], 3),
@@ -123,7 +115,7 @@ def compare_settings(names: list[str]) -> None:
     import microgrboard.drawing as drawing
 
     print("\nGraphviz settings (same DOT, SVG, 60 s limit):")
-    for label, root in (("tanh d7", tanh_derivative(7)), ("MLP(2,[16,16,1])x3",
+    for label, root in (("tanh d7", tanh_derivative(7).output), ("MLP(2,[16,16,1])x3",
                                                           mlp_loss([16, 16, 1], 3))):
         ours = draw(root, group=None, max_nodes=None).source
         settings = drawing._layout_attributes(10**9)

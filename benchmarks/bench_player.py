@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from microgrboard import Value, grad, topological_order
+from microgrboard import Value, topological_order
+from microgrboard.examples import tanh_derivative
 from microgrboard.player import play, player_payload
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,15 +37,6 @@ def shopping(items: int) -> Value:
     total = subtotal * Value(1.1, "tax")
     total.label = "total"
     return total
-
-
-def tanh_derivative(order: int) -> Value:
-    """DeZero's step 35: the graph of the ``order``-th derivative of tanh at 1."""
-    x = Value(1.0, "x")
-    g = x.tanh()
-    for _ in range(order):
-        (g,) = grad(g, x, create_graph=True)
-    return g
 
 
 def seconds(action: Callable[[], object]) -> float:
@@ -93,7 +85,7 @@ def main() -> int:
         "apple-orange (book)": shopping(2),
         "10x apple-orange": shopping(22),
         "100x apple-orange": shopping(225),
-        "tanh, 7th derivative": tanh_derivative(7),
+        "tanh, 7th derivative": tanh_derivative(7).output,
     }
     pages = {}
     out = Path(tempfile.mkdtemp(prefix="bench_player_"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from microgrboard.core import Value
+from microgrboard.core import Value, grad
 
 
 class Example(NamedTuple):
@@ -78,6 +78,22 @@ def neuron() -> Example:
     o.label = "o = tanh(n)"
     o.backward()
     return Example(o, {"x1": x1, "x2": x2, "w1": w1, "w2": w2, "b": b})
+
+
+def tanh_derivative(order: int) -> Example:
+    """DeZero's step 35: the graph of the ``order``-th derivative of tanh at x = 1, built by
+    ``grad(..., create_graph=True)`` ``order`` times (935 values for the 7th).
+
+    Back-propagated, like the others, so the drawing shows its gradients.
+    """
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise ValueError(f"order must be a non-negative int, got {order!r}")
+    x = Value(1.0, "x")
+    y = x.tanh()
+    for _ in range(order):
+        (y,) = grad(y, [x], create_graph=True)
+    y.backward()
+    return Example(y, {"x": x})
 
 
 EXAMPLES: dict[str, Callable[[], Example]] = {

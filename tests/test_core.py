@@ -18,7 +18,7 @@ from microgrboard import (
     topological_order,
 )
 from microgrboard.core import parent_shares
-from microgrboard.examples import apple_orange, apple_tax
+from microgrboard.examples import apple_orange, apple_tax, tanh_derivative
 from microgrboard.testing import finite_floats, gradcheck
 
 EXACT = 1e-9
@@ -41,6 +41,17 @@ def test_apple_orange_matches_the_book():
     expected = {"apple": 2.2, "apple_count": 110, "orange": 3.3, "orange_count": 165, "tax": 650}
     for name, gradient in expected.items():
         assert inputs[name].grad == pytest.approx(gradient, abs=EXACT), name
+
+
+def test_dezero_step_35_derivatives_of_tanh_are_its_polynomials():
+    t = math.tanh(1.0)
+    # d/dx tanh = 1 - t², d²/dx² = -2t(1 - t²), d³/dx³ = (6t² - 2)(1 - t²)
+    for order, known in [(0, t), (1, 1 - t * t), (2, -2 * t * (1 - t * t)),
+                         (3, (6 * t * t - 2) * (1 - t * t))]:
+        assert tanh_derivative(order).output.data == pytest.approx(known, rel=1e-12)
+    assert len(topological_order(tanh_derivative(7).output)) == 935  # DeZero's step 35
+    with pytest.raises(ValueError, match="order must be a non-negative int, got -1"):
+        tanh_derivative(-1)
 
 
 # --- construction -------------------------------------------------------------------

@@ -14,10 +14,10 @@ import xml.etree.ElementTree as ET
 import pygraphviz
 import pytest
 
-from microgrboard import Value, grad
+from microgrboard import Value
 from microgrboard.core import linear
 from microgrboard.drawing import SUMMARY_NODES, LayoutTimeout, draw, render
-from microgrboard.examples import apple_tax
+from microgrboard.examples import apple_tax, tanh_derivative
 from microgrboard.layout import FONTCONFIG_FILE, child_environment, run_graphviz
 from microgrboard.nn import MLP
 from microgrboard.snapshot import snapshot
@@ -41,15 +41,6 @@ def chain(values: int) -> Value:
         y = (y * Value(1.0001)).tanh()
     y.backward()
     assert x.grad != 0
-    return y
-
-
-def tanh_derivative(order: int) -> Value:
-    x = Value(1.0, "x")
-    y = x.tanh()
-    for _ in range(order):
-        (y,) = grad(y, [x], create_graph=True)
-    y.backward()
     return y
 
 
@@ -122,9 +113,9 @@ def test_long_edges_count_towards_the_budget():
     # DeZero's step 35 (935 values) is drawn in full; the 8th derivative (2,587 values,
     # most of them used far from where they are made: about 200,000 virtual nodes for
     # Graphviz, measured to run past 20 s) is folded before any layout is tried.
-    seventh = draw(tanh_derivative(7))
+    seventh = draw(tanh_derivative(7).output)
     assert seventh.folded is None and seventh.node_count == 935
-    eighth = draw(tanh_derivative(8))
+    eighth = draw(tanh_derivative(8).output)
     assert eighth.folded is not None
     match = re.search(r"^2,587 nodes with their long edges \(layout size ([\d,]+)\) are more "
                       r"than max_nodes=3,000", eighth.folded)
@@ -145,9 +136,9 @@ def test_book_style_counts_its_labelled_arrows():
 def test_book_style_draws_dezero_step_35_in_full_and_folds_the_8th():
     # Measured (benchmarks/bench_drawing.py): the 7th derivative lays out in the book
     # style in under a second; the 8th takes 6 s or more.
-    seventh = draw(tanh_derivative(7), style="book")
+    seventh = draw(tanh_derivative(7).output, style="book")
     assert seventh.folded is None and seventh.node_count == 936  # 935 values + end point
-    eighth = draw(tanh_derivative(8), style="book")
+    eighth = draw(tanh_derivative(8).output, style="book")
     assert eighth.folded is not None and "max_nodes=3,000" in eighth.folded
 
 
@@ -156,7 +147,7 @@ def test_book_style_draws_dezero_step_35_in_full_and_folds_the_8th():
 
 @pytest.mark.parametrize("renderer", renderers())
 def test_a_layout_out_of_time_becomes_the_summary(renderer):
-    root = tanh_derivative(6)  # 351 values
+    root = tanh_derivative(6).output  # 351 values
     picture = draw(root, renderer=renderer, time_limit=0.01)
     assert picture.folded is None  # small enough to try in full
     svg = picture.svg()  # the child process cannot even start in 10 ms
@@ -172,7 +163,7 @@ def test_a_layout_out_of_time_becomes_the_summary(renderer):
 
 
 def test_a_timeout_with_max_nodes_none_suggests_time_limit_none():
-    picture = draw(tanh_derivative(6), max_nodes=None, time_limit=0.01)
+    picture = draw(tanh_derivative(6).output, max_nodes=None, time_limit=0.01)
     picture.svg()
     assert picture.folded is not None
     assert "draw(..., time_limit=None) draws them all" in picture.folded
@@ -188,7 +179,7 @@ def test_a_small_graph_out_of_time_is_drawn_whole_with_a_note():
 
 @pytest.mark.parametrize("renderer", renderers())
 def test_render_under_a_tiny_time_limit_raises_instead_of_blocking(renderer):
-    source = draw(tanh_derivative(5)).source
+    source = draw(tanh_derivative(5).output).source
     with pytest.raises(LayoutTimeout, match=r"did not finish the layout within 0\.01 s"):
         render(source, "svg", renderer=renderer, time_limit=0.01)
     assert render(source, "svg", renderer=renderer).startswith(b"<?xml")
@@ -197,7 +188,7 @@ def test_render_under_a_tiny_time_limit_raises_instead_of_blocking(renderer):
 def test_bigger_graphs_get_faster_graphviz_settings():
     small = draw(apple_tax().output).source
     assert "nslimit" not in small and "splines" not in small  # Graphviz's defaults
-    big = draw(tanh_derivative(7)).source
+    big = draw(tanh_derivative(7).output).source
     for setting in ("nslimit=0.05", "nslimit1=0.05", "mclimit=0.01", "splines=line"):
         assert setting in big
 
