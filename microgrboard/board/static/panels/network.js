@@ -35,9 +35,13 @@ function maxAbs(values) {
 // A heat map (rows of numbers, row 0 at the smallest y) as an image URL, scaled to its
 // own largest magnitude so every neuron's pattern shows.
 function heatImage(grid) {
-  const rows = grid.length, cols = rows ? grid[0].length : 0;
-  const values = grid.flat().map(asNumber);
-  const scale = maxAbs(values);
+  const scale = maxAbs(grid.flat().map(asNumber));
+  return planeImage(grid.length, grid.length ? grid[0].length : 0,
+                    (r, c) => [...mix(asNumber(grid[r][c]) / scale), 255]);
+}
+
+// A rows × cols image of the input plane as a URL; rgbaAt(r, c) gives each cell's colour.
+function planeImage(rows, cols, rgbaAt) {
   const canvas = document.createElement("canvas");
   canvas.width = Math.max(1, cols);
   canvas.height = Math.max(1, rows);
@@ -45,9 +49,7 @@ function heatImage(grid) {
   const image = context.createImageData(canvas.width, canvas.height);
   for (let r = 0; r < rows; r += 1) {
     for (let c = 0; c < cols; c += 1) {
-      const [red, green, blue] = mix(asNumber(grid[r][c]) / scale);
-      const at = 4 * ((rows - 1 - r) * cols + c);  // y grows upwards
-      image.data.set([red, green, blue, 255], at);
+      image.data.set(rgbaAt(r, c), 4 * ((rows - 1 - r) * cols + c));  // y grows upwards
     }
   }
   context.putImageData(image, 0, 0);
@@ -146,22 +148,12 @@ function hexRgb(hex) {
 
 // Each cell's predicted class (the last layer's largest output) in its class colour.
 function classImage(grids) {
-  const rows = grids[0].length, cols = rows ? grids[0][0].length : 0;
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.max(1, cols);
-  canvas.height = Math.max(1, rows);
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(canvas.width, canvas.height);
-  for (let r = 0; r < rows; r += 1) {
-    for (let c = 0; c < cols; c += 1) {
-      let best = 0;
-      grids.forEach((grid, k) => { if (asNumber(grid[r][c]) > asNumber(grids[best][r][c])) best = k; });
-      const [red, green, blue] = hexRgb(CLASS_COLORS[best % CLASS_COLORS.length]);
-      image.data.set([red, green, blue, 110], 4 * ((rows - 1 - r) * cols + c));
-    }
-  }
-  context.putImageData(image, 0, 0);
-  return canvas.toDataURL();
+  const rows = grids[0].length;
+  return planeImage(rows, rows ? grids[0][0].length : 0, (r, c) => {
+    let best = 0;
+    grids.forEach((grid, k) => { if (asNumber(grid[r][c]) > asNumber(grids[best][r][c])) best = k; });
+    return [...hexRgb(CLASS_COLORS[best % CLASS_COLORS.length]), 110];
+  });
 }
 
 // The decision function over the plane, large, with the data points: the last layer's
